@@ -1,0 +1,78 @@
+"""Lossless coding of integer planes, and the registry of lossless coders.
+
+A *plane* is an integer array of shape (H, W, C) with values in [0, 2**bits). Each coder
+turns a plane into header parameters plus chunk payloads and back. A new coder is one
+new module plus one line in ``CODERS``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..container import Container
+from ..errors import FormatError
+
+
+class LosslessCoder(Protocol):
+    name: str
+    chunk_type: str
+
+    def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
+        """Return header parameters and chunk payloads for ``plane``."""
+
+    def decode(self, params: dict, chunks: list[bytes], shape: tuple[int, int, int], bits: int) -> np.ndarray:
+        """Inverse of :meth:`encode`; raises FormatError for malformed input."""
+
+
+def _coders() -> dict[str, LosslessCoder]:
+    from .ans import AnsCoder
+    from .png import PngCoder
+    from .raw import RawCoder
+
+    return {"png": PngCoder(), "ans": AnsCoder(), "raw": RawCoder()}
+
+
+CODERS: dict[str, LosslessCoder] = _coders()
+AUTO_CANDIDATES = ("png", "ans")
+
+
+def encode_plane(container: Container, plane: np.ndarray, bits: int, coder: str) -> dict:
+    """Code ``plane`` with ``coder`` (or the smallest of AUTO_CANDIDATES for "auto"),
+    add its chunks to ``container``, and return the header entry describing them."""
+    names = AUTO_CANDIDATES if coder == "auto" else (coder,)
+    best = None
+    for name in names:
+        params, chunks = CODERS[name].encode(plane, bits)
+        size = sum(len(c) for c in chunks)
+        if best is None or size < best[0]:
+            best = (size, name, params, chunks)
+    _, name, params, chunks = best
+    indices = [container.add_chunk(CODERS[name].chunk_type, c) for c in chunks]
+    return {"codec": name, "params": params, "chunks": indices}
+
+
+def decode_plane(container: Container, entry: object, shape: tuple[int, int, int], bits: int) -> np.ndarray:
+    """Decode the plane described by a header entry made by :func:`encode_plane`."""
+    if not isinstance(entry, dict):
+        raise FormatError("coding entry is not a map")
+    name = entry.get("codec")
+    if name not in CODERS:
+        raise FormatError(f"unknown lossless codec {name!r}")
+    coder = CODERS[name]
+    indices = entry.get("chunks")
+    params = entry.get("params")
+    if not isinstance(indices, list) or not isinstance(params, dict):
+        raise FormatError(f"{name} coding entry is malformed")
+    chunks = [container.chunk(i, coder.chunk_type) for i in indices]
+    plane = coder.decode(params, chunks, shape, bits)
+    if plane.shape != shape:
+        raise FormatError(f"{name} plane decoded to shape {plane.shape}, expected {shape}")
+    if plane.size and int(plane.max()) >= 1 << bits:
+        raise FormatError(f"{name} plane holds values beyond {bits} bits")
+    return plane
+
+
+def chunk_indices(entry: dict) -> list[int]:
+    return list(entry.get("chunks", []))

@@ -1,0 +1,116 @@
+"""Per-attribute transforms and per-channel uniform scalar quantization.
+
+Decoding is pure numpy in float64: ``value = lo + q * step`` for each channel, then the
+transform's inverse, then rounding to float32 (spec/codecs.md, "Scalar quantization").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import FormatError
+
+_LOGIT_EPS = 2.0**-24
+
+
+def _signlog(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def _signexp(y: np.ndarray) -> np.ndarray:
+    return np.sign(y) * np.expm1(np.abs(y))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _logit(y: np.ndarray) -> np.ndarray:
+    y = np.clip(y, _LOGIT_EPS, 1.0 - _LOGIT_EPS)
+    return np.log(y) - np.log1p(-y)
+
+
+def _canonical_quat(x: np.ndarray) -> np.ndarray:
+    """Normalise quaternions (w, x, y, z) and flip their sign so that w >= 0."""
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    unit = np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), np.array([1.0, 0.0, 0.0, 0.0]))
+    return np.where(unit[:, :1] < 0, -unit, unit)
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+# name -> (forward, inverse). The inverse is what the decoder applies.
+TRANSFORMS = {
+    "identity": (_identity, _identity),
+    "signlog": (_signlog, _signexp),
+    "sigmoid": (_sigmoid, _logit),
+    "quat": (_canonical_quat, _identity),
+}
+
+
+def forward_transform(name: str, x: np.ndarray) -> np.ndarray:
+    return TRANSFORMS[name][0](np.asarray(x, dtype=np.float64))
+
+
+def inverse_transform(name: str, y: np.ndarray) -> np.ndarray:
+    if name not in TRANSFORMS:
+        raise FormatError(f"unknown transform {name!r}")
+    return TRANSFORMS[name][1](y)
+
+
+@dataclass(frozen=True)
+class QuantParams:
+    """Per-channel uniform quantizer: ``value = lo[c] + q * step[c]``, q in [0, 2**bits)."""
+
+    bits: int
+    lo: tuple[float, ...]
+    step: tuple[float, ...]
+
+    def to_header(self) -> dict:
+        return {"bits": self.bits, "lo": list(self.lo), "step": list(self.step)}
+
+    @staticmethod
+    def from_header(entry: object, channels: int, max_bits: int = 16) -> "QuantParams":
+        if not isinstance(entry, dict):
+            raise FormatError("quantizer parameters are not a map")
+        bits, lo, step = entry.get("bits"), entry.get("lo"), entry.get("step")
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= max_bits:
+            raise FormatError(f"quantizer bit depth {bits!r} is out of range 1..{max_bits}")
+        for name, values in (("lo", lo), ("step", step)):
+            if (
+                not isinstance(values, list)
+                or len(values) != channels
+                or not all(isinstance(v, float) and np.isfinite(v) for v in values)
+            ):
+                raise FormatError(f"quantizer {name} must be {channels} finite floats")
+        if any(s < 0 for s in step):
+            raise FormatError("quantizer step must not be negative")
+        return QuantParams(bits, tuple(lo), tuple(step))
+
+
+def fit_quantizer(y: np.ndarray, bits: int) -> QuantParams:
+    """Per-channel min/max quantizer for values ``y`` of shape (N, C)."""
+    lo = y.min(axis=0)
+    hi = y.max(axis=0)
+    levels = (1 << bits) - 1
+    step = np.where(hi > lo, (hi - lo) / levels, 0.0)
+    return QuantParams(bits, tuple(float(v) for v in lo), tuple(float(v) for v in step))
+
+
+def quantize(y: np.ndarray, params: QuantParams) -> np.ndarray:
+    """Integers (N, C) uint16 in [0, 2**bits) nearest to ``y`` under ``params``."""
+    lo = np.asarray(params.lo)
+    step = np.asarray(params.step)
+    safe = np.where(step > 0, step, 1.0)
+    q = np.floor((y - lo) / safe + 0.5)
+    q = np.where(step > 0, q, 0.0)
+    return np.clip(q, 0, (1 << params.bits) - 1).astype(np.uint16)
+
+
+def dequantize(q: np.ndarray, params: QuantParams) -> np.ndarray:
+    """float64 values ``lo + q * step`` per channel."""
+    return np.asarray(params.lo) + q.astype(np.float64) * np.asarray(params.step)
