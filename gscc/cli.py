@@ -12,12 +12,14 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .errors import GsccError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="gscc: a codec for Gaussian splats.")
-console = Console()
-errors = Console(stderr=True)
+# markup off: paths and header strings are printed as they are
+console = Console(markup=False, highlight=False)
+errors = Console(stderr=True, markup=False, highlight=False)
 
 SAMPLE = Path(__file__).parent / "samples" / "plant-20k.splat"
 
@@ -46,7 +48,7 @@ class ShCodec(str, Enum):
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -225,34 +227,35 @@ def demo(
     console.print(f"wrote {target} and {output_dir / 'sample.decoded.ply'}")
 
 
+def _report(message: str, code: int) -> None:
+    errors.print(Text("error: ", style="bold red") + Text(" ".join(message.split())), soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except GsccError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _report(str(exc), 1)
     except ValueError as exc:  # invalid settings from the typed config
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _report(str(exc), 2)
     except OSError as exc:
-        errors.print(f"[bold red]error:[/] {exc.filename or ''}: {exc.strerror or exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _report(f"{exc.filename or ''}: {exc.strerror or exc}", 1)
     except MemoryError:
-        errors.print("[bold red]error:[/] out of memory", highlight=False)
-        sys.exit(1)
+        _report("out of memory", 1)
     except KeyboardInterrupt:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # usage errors from the command-line parser (typer bundles its own click)
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             sys.exit(1)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

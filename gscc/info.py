@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codec.decoder import _scene, valid_cells
+from .codec.decoder import _scene, decode_container, valid_cells
 from .container import Container, unpack
 from .errors import FormatError
 
@@ -16,11 +16,26 @@ def _codings(entry: dict) -> list[tuple[str, dict]]:
     return [("", entry["coding"])]
 
 
+def _plain(value: Any) -> Any:
+    """Header values as JSON-friendly data (binary shown as its length)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    return value
+
+
 def summarize(data: bytes) -> dict[str, Any]:
+    """Describe a `.gsc` file. The file is decoded first, so a summary is only given for
+    files the decoder accepts (FormatError otherwise)."""
     container: Container = unpack(data)
-    count, sh_degree = _scene(container.header)
+    decode_container(container)
+    count, _ = _scene(container.header)
     grid, _ = valid_cells(container, count)
     header = container.header
+    encoder = header.get("encoder")
     attributes = []
     accounted = 0
     try:
@@ -50,7 +65,7 @@ def summarize(data: bytes) -> dict[str, Any]:
         "format_version": "%d.%d" % container.version,
         "scene": header["scene"],
         "grid": {"height": grid[0], "width": grid[1], "padding": grid[0] * grid[1] - count},
-        "encoder": header.get("encoder", {}),
+        "encoder": _plain(encoder) if isinstance(encoder, dict) else {},
         "file_bytes": total,
         "header_bytes": len(data) - sum(len(c) for _, c in container.chunks),
         "bytes_per_splat": total / count,

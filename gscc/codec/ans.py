@@ -59,7 +59,7 @@ class _Reader:
             if not byte & 0x80:
                 return value
             shift += 7
-            if shift > 35:
+            if shift >= 35:
                 raise FormatError("ANS chunk holds an overlong varint")
 
     def bytes(self, n: int) -> bytes:

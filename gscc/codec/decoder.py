@@ -59,12 +59,14 @@ def decode_attribute(container: Container, entry: object, grid: tuple[int, int],
     if not isinstance(entry, dict):
         raise FormatError("attribute entry is not a map")
     codec = entry.get("codec")
+    if not isinstance(codec, str):
+        raise FormatError("attribute codec is not a string")
     if codec == "vq":
         return decode_vq(container, entry, grid, channels)
     if codec != "scalar":
         raise FormatError(f"unknown attribute codec {codec!r}")
     transform = entry.get("transform")
-    if transform not in TRANSFORMS:
+    if not isinstance(transform, str) or transform not in TRANSFORMS:
         raise FormatError(f"unknown transform {transform!r}")
     quant = QuantParams.from_header(entry.get("quant"), channels)
     plane = decode_plane(container, entry.get("coding"), (grid[0], grid[1], channels), quant.bits)
@@ -77,6 +79,8 @@ def decode_container(container: Container) -> SplatSet:
     entries = container.header.get("attributes")
     if not isinstance(entries, dict):
         raise FormatError("header has no attribute map")
+    if sh_degree == 0 and "shN" in entries:
+        raise FormatError("header has an shN attribute for SH degree 0")
     arrays = {}
     with np.errstate(all="ignore"):
         for attribute in ATTRIBUTES:

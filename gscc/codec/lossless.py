@@ -58,7 +58,7 @@ def decode_plane(container: Container, entry: object, shape: tuple[int, int, int
     if not isinstance(entry, dict):
         raise FormatError("coding entry is not a map")
     name = entry.get("codec")
-    if name not in CODERS:
+    if not isinstance(name, str) or name not in CODERS:
         raise FormatError(f"unknown lossless codec {name!r}")
     coder = CODERS[name]
     indices = entry.get("chunks")

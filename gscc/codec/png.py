@@ -40,14 +40,16 @@ def _decode_image(data: bytes, height: int, width: int, channels: int, bits: int
         image = Image.open(io.BytesIO(data), formats=["PNG"])
         if image.size != (width, height):
             raise FormatError(f"PNG chunk is {image.size[0]}x{image.size[1]}, expected {width}x{height}")
-        expected = _MODES_8[channels] if bits <= 8 else ("I;16", "I;16B", "I")
+        expected = (_MODES_8[channels],) if bits <= 8 else ("I;16", "I;16B", "I")
         if image.mode not in expected:
-            raise FormatError(f"PNG chunk has mode {image.mode}, expected {expected}")
+            raise FormatError(f"PNG chunk has mode {image.mode}, expected {' or '.join(expected)}")
         array = np.asarray(image)
     except FormatError:
         raise
     except Exception as exc:  # Pillow raises many types for broken images
         raise FormatError(f"corrupt PNG chunk: {exc}") from None
+    if array.size != height * width * channels:
+        raise FormatError("PNG chunk holds the wrong number of samples")
     return array.reshape(height, width, channels).astype(np.uint16)
 
 

@@ -57,7 +57,7 @@ def forward_transform(name: str, x: np.ndarray) -> np.ndarray:
 
 
 def inverse_transform(name: str, y: np.ndarray) -> np.ndarray:
-    if name not in TRANSFORMS:
+    if not isinstance(name, str) or name not in TRANSFORMS:
         raise FormatError(f"unknown transform {name!r}")
     return TRANSFORMS[name][1](y)
 

@@ -67,7 +67,12 @@ def _check_header(path: Path) -> None:
         raise InputError(f"{path}: PLY header has no format line")
     if not any(name == "vertex" for name, _, _ in elements):
         raise InputError(f"{path}: PLY file has no vertex element")
-    if fmt.startswith("binary"):
+    if fmt == "ascii":
+        # every value takes at least one character and one separator
+        values = sum(count * max(len(props), 1) for _, count, props in elements)
+        if 2 * values > size - header_len + 1:
+            raise InputError(f"{path}: PLY is truncated: header promises {values} values, file is too short")
+    elif fmt.startswith("binary"):
         needed = 0
         for name, count, props in elements:
             row = 0
@@ -96,8 +101,10 @@ def read_ply(path: str | os.PathLike) -> SplatSet:
     try:
         ply = PlyData.read(str(path))
         vertex = ply["vertex"].data
-    except (ValueError, KeyError, IndexError, TypeError, EOFError, OSError) as exc:
-        raise InputError(f"{path}: malformed PLY ({exc})") from None
+    except MemoryError:
+        raise InputError(f"{path}: PLY header claims more data than fits in memory") from None
+    except Exception as exc:  # plyfile's parse errors derive from Exception only
+        raise InputError(f"{path}: malformed PLY ({exc})".replace("\n", " ")) from None
     names = set(vertex.dtype.names or ())
 
     def columns(*keys: str) -> np.ndarray:

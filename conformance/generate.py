@@ -1,0 +1,137 @@
+"""Create conformance vectors: `.gsc` files and the SHA-256 of their decoded arrays.
+
+    python conformance/generate.py            # add the vectors that do not exist yet
+    python conformance/generate.py --list     # show the recipe of every vector
+
+Existing vectors are never regenerated or overwritten: a vector is a promise about the
+format. To change what a decoder reads, bump the format version, add new vectors under
+new names, and record it in CHANGELOG.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gscc.codec.attributes import attribute_arrays
+from gscc.codec.config import EncodeConfig, preset
+from gscc.codec.decoder import decode
+from gscc.codec.encoder import encode
+from gscc.container import unpack
+from gscc.io import load_splats
+from gscc.splats import SplatSet, num_sh_rest
+
+HERE = Path(__file__).resolve().parent
+VECTORS = HERE / "vectors"
+MANIFEST = HERE / "manifest.json"
+SAMPLE = HERE.parent / "gscc" / "samples" / "plant-20k.splat"
+
+
+def plant(n: int) -> SplatSet:
+    """The first n splats of the shipped real sample."""
+    return load_splats(SAMPLE).subset(np.arange(n))
+
+
+def synthetic(n: int, degree: int, seed: int) -> SplatSet:
+    """A seeded random scene with higher-order SH."""
+    rng = np.random.default_rng(seed)
+    k = num_sh_rest(degree)
+    return SplatSet(
+        means=rng.normal(0.0, 2.0, (n, 3)),
+        scales=rng.normal(-4.0, 1.0, (n, 3)),
+        quats=rng.normal(0.0, 1.0, (n, 4)),
+        opacities=rng.normal(1.0, 2.0, n),
+        sh0=rng.normal(0.0, 1.0, (n, 3)),
+        shN=rng.normal(0.0, 0.2, (n, k, 3)) * (rng.random((n, 1, 1)) < 0.9),
+    )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    scene: Callable[[], SplatSet]
+    config: EncodeConfig
+
+
+RECIPES = [
+    Recipe("plant-default", "real SH-0 sample, 701 splats (grid padding), default preset: PLAS + auto coder",
+           lambda: plant(701), preset("default")),
+    Recipe("plant-png", "PNG coding only: 16-bit greyscale for positions, 8-bit RGB/RGBA/L for the rest",
+           lambda: plant(500), preset("default").with_overrides(coder="png", sort="none")),
+    Recipe("plant-ans", "ANS coding only: 16-bit positions (three tables), 8-bit attributes",
+           lambda: plant(500), preset("default").with_overrides(coder="ans")),
+    Recipe("plant-raw-low-bits", "raw coding, 12-bit positions, 4-bit attributes, pruning",
+           lambda: plant(333), preset("default").with_overrides(
+               coder="raw", position_bits=12, scale_bits=4, rotation_bits=4, opacity_bits=4,
+               color_bits=4, opacity_threshold=0.05)),
+    Recipe("sh3-vq-ans", "SH degree 3, higher-order SH by vector quantization, ANS",
+           lambda: synthetic(400, 3, seed=1), preset("default").with_overrides(coder="ans", sh_codebook=64)),
+    Recipe("sh3-vq-png", "SH degree 3, vector quantization, PNG (16-bit codebook labels when K > 256)",
+           lambda: synthetic(600, 3, seed=2), preset("default").with_overrides(coder="png", sh_codebook=512)),
+    Recipe("sh3-scalar-png", "SH degree 3, higher-order SH quantized per coefficient, PNG",
+           lambda: synthetic(257, 3, seed=3), preset("high").with_overrides(coder="png", sort="none")),
+    Recipe("sh1-small-preset", "SH degree 1, the small preset (6-bit attributes, 14-bit positions)",
+           lambda: synthetic(300, 1, seed=4), preset("small")),
+    Recipe("sh2-scalar-ans", "SH degree 2, per-coefficient SH with ANS, 6-bit",
+           lambda: synthetic(150, 2, seed=5), preset("high").with_overrides(coder="ans", sh_bits=6)),
+    Recipe("one-splat", "a single splat", lambda: plant(1), preset("default")),
+]
+
+
+def decoded_hashes(data: bytes) -> dict:
+    splats = decode(data)
+    arrays = attribute_arrays(splats)
+    return {
+        "count": splats.count,
+        "sh_degree": splats.sh_degree,
+        "arrays": {
+            name: hashlib.sha256(np.ascontiguousarray(a, dtype="<f4").tobytes()).hexdigest()
+            for name, a in arrays.items()
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--list", action="store_true", help="list the recipes and exit")
+    args = parser.parse_args()
+    if args.list:
+        for recipe in RECIPES:
+            print(f"{recipe.name:22s} {recipe.description}")
+        return 0
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"vectors": []}
+    known = {entry["name"] for entry in manifest["vectors"]}
+    VECTORS.mkdir(exist_ok=True)
+    added = 0
+    for recipe in RECIPES:
+        path = VECTORS / f"{recipe.name}.gsc"
+        if recipe.name in known or path.exists():
+            continue
+        data = encode(recipe.scene(), recipe.config)
+        version = "%d.%d" % unpack(data).version
+        path.write_bytes(data)
+        manifest["vectors"].append({
+            "name": recipe.name,
+            "file": f"vectors/{path.name}",
+            "description": recipe.description,
+            "format_version": version,
+            "file_sha256": hashlib.sha256(data).hexdigest(),
+            "decoded": decoded_hashes(data),
+        })
+        added += 1
+        print(f"added {path.relative_to(HERE)} ({len(data):,} bytes)")
+    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"{added} vector(s) added, {len(manifest['vectors'])} in the manifest")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
