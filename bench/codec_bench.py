@@ -323,9 +323,9 @@ def print_targets(summary: dict[str, Any], file_count: int) -> None:
 
 def _encode_phase(source: str, output: str, sort: str | None) -> dict[str, Any]:
     """Child process: load, encode with the default preset, write the .gsc and source index."""
+    warm_up_sorter()
     baseline = peak_rss_mib()
     splats = load_splats(source)
-    warm_up_sorter()
     encoded, seconds = timed(lambda: encode_tracked(splats, gscc_config("default", sort)))
     Path(output).write_bytes(encoded.data)
     np.save(output + ".index.npy", encoded.source_index)
@@ -369,7 +369,8 @@ def bench_large(path: Path, sort: str | None) -> dict[str, Any]:
 
 
 def print_large(result: dict[str, Any]) -> None:
-    table = Table(title=f"{result['file']}  ({result['input_count']:,} splats, gscc default)", title_justify="left")
+    console.print(f"{result['file']}: {result['input_count']:,} splats, gscc default")
+    table = Table()
     for header in ("phase", "seconds", "peak RSS MiB", "RSS after imports MiB"):
         table.add_column(header, justify="left" if header == "phase" else "right")
     for phase in ("encode", "decode"):

@@ -74,10 +74,16 @@ def test_transforms_invert(name):
     np.testing.assert_allclose(inverse_transform(name, forward_transform(name, x)), x, rtol=1e-9, atol=1e-9)
 
 
-def test_quaternion_transform_is_unit_with_nonnegative_w():
-    q = forward_transform("quat", np.array([[-2.0, 0, 0, 0], [0.0, 0, 0, 0], [1.0, 1, 1, 1]]))
-    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0)
-    assert np.all(q[:, 0] >= 0)
+def test_smallest_three_keeps_the_rotation():
+    q = np.random.default_rng(1).normal(size=(500, 4))
+    q[0] = [-2.0, 0, 0, 0]  # a rotation with w < 0
+    q[1] = [0.5, 0.5, 0.5, 0.5]  # ties pick the lowest index
+    stored = forward_transform("smallest3", q)
+    assert stored[1, 3] == 0
+    assert np.all(np.abs(stored[:, :3]) <= np.sqrt(0.5) + 1e-12)
+    back = inverse_transform("smallest3", stored)
+    unit = q / np.linalg.norm(q, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.abs(np.sum(back * unit, axis=1)), 1.0, atol=1e-12)
 
 
 def test_padding_cells_repeat_a_real_neighbour():

@@ -156,10 +156,11 @@ def test_k_out_of_range_raises(k: int) -> None:
 def test_bad_input_raises() -> None:
     with pytest.raises(ValueError):
         kmeans(np.zeros(100, np.float32), 4)  # not (N, D)
-    bad = np.zeros((100, 9), np.float32)
-    bad[3, 4] = np.nan
-    with pytest.raises(ValueError):
-        kmeans(bad, 4)
+    for value in (np.nan, np.inf, -np.inf):
+        bad = np.zeros((100, 9), np.float32)
+        bad[3, 4] = value
+        with pytest.raises(ValueError):
+            kmeans(bad, 4)
     with pytest.raises(ValueError):
         assign(np.zeros((10, 9), np.float32), np.zeros((4, 8), np.float32))
 

@@ -27,7 +27,7 @@ class Attribute:
 ATTRIBUTES = (
     Attribute("means", "signlog"),
     Attribute("scales", "identity"),
-    Attribute("quats", "quat"),
+    Attribute("quats", "smallest3"),
     Attribute("opacities", "sigmoid"),
     Attribute("sh0", "identity"),
     Attribute("shN", "identity"),

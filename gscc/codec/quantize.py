@@ -43,12 +43,37 @@ def _identity(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _smallest_three(x: np.ndarray) -> np.ndarray:
+    """Unit quaternions as (a, b, c, i): the three components other than the largest in
+    magnitude (in w, x, y, z order, the largest made positive) and the index i of the
+    largest (ties: the lowest index)."""
+    unit = _canonical_quat(x)
+    index = np.argmax(np.abs(unit), axis=1)
+    sign = np.where(np.take_along_axis(unit, index[:, None], axis=1) < 0, -1.0, 1.0)
+    unit = unit * sign
+    keep = np.ones_like(unit, dtype=bool)
+    keep[np.arange(len(unit)), index] = False
+    return np.concatenate([unit[keep].reshape(-1, 3), index[:, None].astype(np.float64)], axis=1)
+
+
+def _from_smallest_three(y: np.ndarray) -> np.ndarray:
+    index = np.clip(np.rint(y[:, 3]), 0, 3).astype(np.int64)
+    three = y[:, :3]
+    largest = np.sqrt(np.maximum(0.0, 1.0 - np.sum(three * three, axis=1)))
+    out = np.empty((len(y), 4), dtype=np.float64)
+    columns = np.arange(4)[None, :]
+    slot = columns - (columns > index[:, None])  # which stored component lands in each column
+    gathered = np.take_along_axis(three, np.clip(slot, 0, 2), axis=1)
+    out[:] = np.where(columns == index[:, None], largest[:, None], gathered)
+    return out
+
+
 # name -> (forward, inverse). The inverse is what the decoder applies.
 TRANSFORMS = {
     "identity": (_identity, _identity),
     "signlog": (_signlog, _signexp),
     "sigmoid": (_sigmoid, _logit),
-    "quat": (_canonical_quat, _identity),
+    "smallest3": (_smallest_three, _from_smallest_three),
 }
 
 
