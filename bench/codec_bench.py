@@ -329,8 +329,13 @@ def _encode_phase(source: str, output: str, sort: str | None) -> dict[str, Any]:
     encoded, seconds = timed(lambda: encode_tracked(splats, gscc_config("default", sort)))
     Path(output).write_bytes(encoded.data)
     np.save(output + ".index.npy", encoded.source_index)
-    return {"seconds": seconds, "input_count": splats.count, "bytes": len(encoded.data),
-            "baseline_rss_mib": baseline, "peak_rss_mib": peak_rss_mib()}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "input_count": splats.count,
+        "bytes": len(encoded.data),
+        "baseline_rss_mib": baseline,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def _decode_phase(path: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def summarize(data: bytes) -> dict[str, Any]:
             coders = sorted({coding["codec"] for _, coding in parts})
             row = {
                 "attribute": name,
-                "codec": entry["codec"] + ("/" + entry["transform"] if entry.get("transform") else ""),
+                "codec": entry.get("transform", entry["codec"]),
                 "coding": "+".join(coders),
                 "bits": entry["quant"]["bits"] if "quant" in entry else entry["codebook"]["quant"]["bits"],
                 "bytes": size,

@@ -136,9 +136,11 @@ def test_splat_reader_on_real_scene_gives_sane_values(plant_path):
     assert splats.is_finite()
     norms = np.linalg.norm(splats.quats.astype(np.float64), axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
-    # opacity comes from a byte clipped to (0.5/255, 1 - 0.5/255): a bounded logit
+    # opacity is the alpha byte / 255 (0 and 255 kept just inside (0, 1)): a finite logit
     alpha = 1.0 / (1.0 + np.exp(-splats.opacities.astype(np.float64)))
-    assert alpha.min() >= 0.5 / 255 - 1e-6 and alpha.max() <= 1 - 0.5 / 255 + 1e-6
+    alpha_bytes = np.fromfile(plant_path, dtype=np.uint8).reshape(-1, 32)[:, 27]
+    np.testing.assert_array_equal(np.rint(alpha * 255), alpha_bytes)
+    assert alpha.min() > 0 and alpha.max() < 1
     # colour bytes 0..255 map to sh0 = (c / 255 - 0.5) / SH_C0
     colour = splats.sh0.astype(np.float64) * SH_C0 + 0.5
     assert colour.min() >= -1e-6 and colour.max() <= 1 + 1e-6

@@ -11,6 +11,7 @@ from ..container import Container, pack
 from ..splats import SplatSet
 from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
+from .grid import grid_shape
 from .lossless import encode_plane
 from .prune import keep_mask
 from .quantize import fit_quantizer, forward_transform, quantize
@@ -22,11 +23,10 @@ SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "scales": 0.5, "opacities": 0.3, "quat
 
 def grid_order(prepared: dict[str, np.ndarray], n: int, config: EncodeConfig) -> tuple[tuple[int, int], np.ndarray]:
     """The grid shape and ``order``: for each row-major cell, the splat it holds (>= n: padding)."""
-    from .sort import PlasConfig, grid_shape, plas_sort
-
     shape = grid_shape(n)
     if config.sort == "none" or n == 1:
         return shape, np.arange(shape[0] * shape[1])
+    from .sort import PlasConfig, plas_sort  # torch: only when sorting
     columns, weights = [], []
     for name, weight in SORT_WEIGHTS.items():
         columns.append(prepared[name])

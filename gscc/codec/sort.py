@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .grid import grid_shape  # noqa: F401  (re-exported: part of the sorting API)
+
 __all__ = ["PlasConfig", "grid_shape", "plas_sort", "neighbour_distance"]
 
 
@@ -72,28 +74,6 @@ class PlasConfig:
     seed: int = 0
     device: str = "cpu"
     num_threads: int | None = None
-
-
-def grid_shape(n: int) -> tuple[int, int]:
-    """Grid ``(H, W)`` with ``H * W >= n``, near square, minimising padding.
-
-    Searches ``W`` in ``[ceil(sqrt(n) / 1.5), floor(sqrt(n) * 1.5)]`` with
-    ``H = ceil(n / W)``; ties on padding go to the most square shape, then to
-    ``H <= W``.  ``grid_shape(1) == (1, 1)``; ``grid_shape(100_000) == (250, 400)``.
-    """
-    if n < 1:
-        raise ValueError(f"grid_shape needs n >= 1, got {n}")
-    s = math.sqrt(n)
-    lo = max(1, math.ceil(s / 1.5))
-    hi = max(lo, math.floor(s * 1.5))
-    best: tuple[int, int, int, int, int] | None = None
-    for w in range(lo, hi + 1):
-        h = -(-n // w)
-        key = (h * w - n, abs(h - w), int(h > w), h, w)
-        if best is None or key < best:
-            best = key
-    assert best is not None
-    return best[3], best[4]
 
 
 def _window_mean(src: torch.Tensor, out: torch.Tensor, r: float, dim: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..splats import SH_C0, SplatSet
 
 ROW_BYTES = 32
+_ALPHA_EPS = 1e-6
 _ROW = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
 
 
@@ -31,7 +32,8 @@ def read_splat(path: str | os.PathLike) -> SplatSet:
     if not np.isfinite(rows["pos"]).all() or not np.isfinite(scale).all():
         raise InputError(f"{path}: .splat holds non-finite positions or scales")
     rgba = rows["rgba"].astype(np.float64) / 255.0
-    alpha = np.clip(rgba[:, 3], 0.5 / 255.0, 1.0 - 0.5 / 255.0)
+    # alpha 0 and 255 have no finite logit: keep them just inside (0, 1)
+    alpha = np.clip(rgba[:, 3], _ALPHA_EPS, 1.0 - _ALPHA_EPS)
     quats = (rows["rot"].astype(np.float64) - 128.0) / 128.0
     norm = np.linalg.norm(quats, axis=1, keepdims=True)
     quats = np.where(norm > 0, quats / np.maximum(norm, 1e-12), np.array([1.0, 0, 0, 0]))
