@@ -26,7 +26,8 @@ from gscc.codec.decoder import decode
 from gscc.codec.encoder import encode
 from gscc.container import unpack
 from gscc.io import load_splats
-from gscc.splats import SplatSet, num_sh_rest
+from gscc.splats import SplatSet
+from gscc.synthetic import random_splats
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE / "vectors"
@@ -40,17 +41,8 @@ def plant(n: int) -> SplatSet:
 
 
 def synthetic(n: int, degree: int, seed: int) -> SplatSet:
-    """A seeded random scene with higher-order SH."""
-    rng = np.random.default_rng(seed)
-    k = num_sh_rest(degree)
-    return SplatSet(
-        means=rng.normal(0.0, 2.0, (n, 3)),
-        scales=rng.normal(-4.0, 1.0, (n, 3)),
-        quats=rng.normal(0.0, 1.0, (n, 4)),
-        opacities=rng.normal(1.0, 2.0, n),
-        sh0=rng.normal(0.0, 1.0, (n, 3)),
-        shN=rng.normal(0.0, 0.2, (n, k, 3)) * (rng.random((n, 1, 1)) < 0.9),
-    )
+    """A seeded random scene with higher-order SH (10% of splats without)."""
+    return random_splats(n, degree, seed, sh_std=0.2, sh_present=0.9)
 
 
 @dataclass(frozen=True)

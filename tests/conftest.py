@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gscc.splats import SplatSet, num_sh_rest
+from gscc.splats import SplatSet
+from gscc.synthetic import random_splats
 
 SHARED_SPLATS = Path(__file__).resolve().parents[2] / "shared" / "data" / "splats"
 PACKAGED_SAMPLE = Path(__file__).resolve().parents[1] / "gscc" / "samples" / "plant-20k.splat"
@@ -53,16 +54,7 @@ def small_splats(plant_path: Path) -> SplatSet:
 
 def synthetic_splats(count: int = 500, sh_degree: int = 3, seed: int = 0) -> SplatSet:
     """A seeded random SplatSet with plausible 3DGS value ranges."""
-    rng = np.random.default_rng(seed)
-    k = num_sh_rest(sh_degree)
-    return SplatSet(
-        means=rng.normal(0.0, 2.0, (count, 3)),
-        scales=rng.normal(-4.0, 1.0, (count, 3)),
-        quats=rng.normal(0.0, 1.0, (count, 4)),
-        opacities=rng.normal(1.0, 2.0, count),
-        sh0=rng.normal(0.0, 1.0, (count, 3)),
-        shN=rng.normal(0.0, 0.1, (count, k, 3)),
-    )
+    return random_splats(count, sh_degree, seed)
 
 
 @pytest.fixture(scope="session")
