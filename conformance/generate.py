@@ -75,6 +75,9 @@ RECIPES = [
     Recipe("sh2-scalar-ans", "SH degree 2, per-coefficient SH with ANS, 6-bit",
            lambda: synthetic(150, 2, seed=5), preset("high").with_overrides(coder="ans", sh_bits=6)),
     Recipe("one-splat", "a single splat", lambda: plant(1), preset("default")),
+    Recipe("sh3-gsplat-png", "the gsplat-png preset: identity (4-component) quaternions and raw "
+           "logit opacities, 6-bit VQ codebook, PNG only",
+           lambda: synthetic(300, 3, seed=6), preset("gsplat-png").with_overrides(sh_codebook=128)),
 ]
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .codec.config import PRESETS
 from .errors import GsccError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="gscc: a codec for Gaussian splats.")
@@ -24,10 +25,8 @@ errors = Console(stderr=True, markup=False, highlight=False)
 SAMPLE = Path(__file__).parent / "samples" / "plant-20k.splat"
 
 
-class Preset(str, Enum):
-    default = "default"
-    small = "small"
-    high = "high"
+# every named preset of gscc.codec.config, selectable on the command line
+Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type=str)
 
 
 class Coder(str, Enum):
@@ -45,6 +44,13 @@ class Sort(str, Enum):
 class ShCodec(str, Enum):
     vq = "vq"
     scalar = "scalar"
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    taichi = "taichi"
+    gsplat = "gsplat"
+    reference = "reference"
 
 
 def _fail(message: str) -> None:
@@ -224,7 +230,158 @@ def demo(
     errors_ = attribute_errors(splats.subset(encoded.source_index), decoded)
     console.print(f"encode {encode_seconds:.2f} s, decode {decode_seconds:.3f} s")
     console.print("round-trip errors: " + ", ".join(f"{k} {v:.3g}" for k, v in errors_.items()))
-    console.print(f"wrote {target} and {output_dir / 'sample.decoded.ply'}")
+
+    # what the loss looks like: both scenes rendered from the same orbit cameras
+    from .cameras import load_cameras
+    from .eval.compare import compare_splats
+    from .eval.render_views import Renderer, to_uint8, write_png
+
+    cameras = load_cameras("orbit:4", splats=splats, width=320, height=240)
+    start = time.perf_counter()
+    comparison = compare_splats(decoded, splats, cameras)
+    render_seconds = time.perf_counter() - start
+    mean = comparison.mean()
+    renders = output_dir / "renders"
+    renders.mkdir(exist_ok=True)
+    for name, scene in (("original", splats), ("decoded", decoded)):
+        image, _, _ = Renderer(scene).render(cameras[0])
+        write_png(renders / f"{name}.png", to_uint8(image))
+    console.print(
+        f"decoded vs original, {len(cameras)} orbit views at 320x240 ({comparison.backend} renderer, "
+        f"{render_seconds:.1f} s): PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}"
+    )
+    console.print(f"wrote {target}, {output_dir / 'sample.decoded.ply'} and {renders}/{{original,decoded}}.png")
+
+CAMERAS_HELP = (
+    "Cameras: a transforms*.json, a NeRF dataset folder (its test split if it has one), "
+    "a COLMAP model folder (or one with sparse/0), or orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS]."
+)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr while views are rendered (silent when not a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=errors, transient=True, disable=not errors.is_terminal,
+            redirect_stdout=False, redirect_stderr=False,  # leave other libraries' stdout alone
+        )
+        self._task = None
+
+    def __enter__(self) -> "_ProgressBar":
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._task = self._bar.add_task("", total=total)
+        self._bar.update(self._task, completed=done)
+
+
+@app.command()
+def render(
+    source: Path = typer.Argument(..., help="Splats to render: a 3DGS .ply, a .splat or a .gsc file."),
+    cameras: str = typer.Option(..., "--cameras", "-c", help=CAMERAS_HELP),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder for NNNN.png (and NNNN_depth.png) per camera."),
+    width: Optional[int] = typer.Option(None, min=1, max=32768, help="Image width of orbit cameras (default 640)."),
+    height: Optional[int] = typer.Option(None, min=1, max=32768, help="Image height of orbit cameras (default 480)."),
+    scale: float = typer.Option(1.0, help="Scale the image size (0.5 halves it; above 0, at most 16)."),
+    every: int = typer.Option(1, min=1, help="Keep every N-th camera, starting with the first (8: the 3DGS test split)."),
+    depth: bool = typer.Option(False, "--depth", help="Also write colour-mapped depth maps (NNNN_depth.png)."),
+    background: str = typer.Option("black", help="Background colour: white, black or r,g,b."),
+    backend: Backend = typer.Option(Backend.auto, help="Renderer: auto is gsplat on CUDA, taichi on the CPU."),
+    force: bool = typer.Option(False, "--force", "-f", help="Write into a non-empty output folder."),
+) -> None:
+    """Render splats for a set of cameras into a folder of PNG images."""
+    from .cameras import load_cameras
+    from .eval.render_views import check_output_folder, load_splat_file, parse_background, render_to_folder
+
+    colour = parse_background(background)
+    check_output_folder(output, force)
+    splats = load_splat_file(source)
+    views = load_cameras(cameras, splats=splats, width=width, height=height, scale=scale, every=every)
+    start = time.perf_counter()
+    with _ProgressBar("rendering") as progress:
+        written = render_to_folder(
+            splats, views, output, backend=backend.value, background=colour, depth=depth, force=force,
+            progress=progress,
+        )
+    seconds = time.perf_counter() - start
+    first = views[0]
+    console.print(
+        f"wrote {len(written)} images to {output}: {len(views)} views of {splats.count:,} splats, "
+        f"{first.width}x{first.height}, in {seconds:.1f} s"
+    )
+
+
+def _score_table(report, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("view", "PSNR (dB)", "SSIM", "LPIPS"):
+        table.add_column(column, justify="left" if column == "view" else "right")
+
+    def row(name: str, psnr: float, ssim: float, lpips, **style) -> None:
+        table.add_row(
+            name, f"{psnr:.2f}" if psnr != float("inf") else "inf", f"{ssim:.4f}",
+            "n/a" if lpips is None else f"{lpips:.4f}", **style,
+        )
+
+    for view in report.views:
+        row(view.name, view.psnr, view.ssim, view.lpips)
+    mean = report.mean()
+    row(f"mean of {len(report.views)}", mean["psnr"], mean["ssim"], mean["lpips"], style="bold")
+    return table
+
+
+@app.command(name="eval")
+def evaluate(
+    source: Path = typer.Argument(..., help="Splats to score: a 3DGS .ply, a .splat or a .gsc file."),
+    reference: Optional[Path] = typer.Argument(
+        None, help="Reference splats to compare with; without it, the dataset images of --cameras."
+    ),
+    cameras: str = typer.Option(..., "--cameras", "-c", help=CAMERAS_HELP),
+    width: Optional[int] = typer.Option(None, min=1, max=32768, help="Image width of orbit cameras (default 640)."),
+    height: Optional[int] = typer.Option(None, min=1, max=32768, help="Image height of orbit cameras (default 480)."),
+    scale: float = typer.Option(1.0, help="Scale the image size (0.5 halves it; above 0, at most 16)."),
+    every: int = typer.Option(1, min=1, help="Keep every N-th camera, starting with the first (8: the 3DGS test split)."),
+    background: Optional[str] = typer.Option(
+        None, help="Background: white, black or r,g,b (default: white against dataset images, else black)."
+    ),
+    backend: Backend = typer.Option(Backend.auto, help="Renderer: auto is gsplat on CUDA, taichi on the CPU."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (an infinite PSNR is null) instead of a table."),
+) -> None:
+    """Score renders of splats against other splats or a dataset's images: PSNR, SSIM, LPIPS."""
+    from .cameras import is_orbit, load_views
+    from .eval.compare import compare_splats, compare_to_images
+    from .eval.render_views import load_splat_file, parse_background
+
+    if reference is None and is_orbit(cameras):
+        raise InputError("orbit cameras have no images to compare with; give reference splats (gscc eval A B)")
+    colour = parse_background(background or ("black" if reference is not None else "white"))
+    splats = load_splat_file(source)
+    other = load_splat_file(reference) if reference is not None else None
+    views = load_views(cameras, splats=splats, width=width, height=height, scale=scale, every=every)
+    with _ProgressBar("evaluating") as progress:
+        if other is not None:
+            report = compare_splats(
+                splats, other, [v.camera for v in views], backend=backend.value, background=colour, progress=progress
+            )
+        else:
+            report = compare_to_images(splats, views, backend=backend.value, background=colour, progress=progress)
+    if as_json:
+        summary = report.to_json()
+        summary.update(source=str(source), against=str(reference) if reference is not None else cameras)
+        print(json.dumps(summary, indent=2))
+        return
+    against = str(reference) if reference is not None else f"the images of {cameras}"
+    console.print(_score_table(report, f"{source} against {against} ({report.backend} renderer)"))
+    if report.lpips_reason:
+        console.print(f"LPIPS not computed: {report.lpips_reason}")
 
 
 def _report(message: str, code: int) -> None:

@@ -9,6 +9,17 @@ from .prune import PruneConfig
 SORTERS = ("plas", "none")
 CODER_CHOICES = ("auto", "png", "ans", "raw")
 SH_CODECS = ("vq", "scalar")
+# Transforms an attribute may be coded with instead of its default (gscc.codec.attributes).
+# All are inverse transforms the 1.0 decoder already applies (spec/codecs.md); with
+# "identity" for quats the encoder normalises them and codes the four components as is.
+TRANSFORM_CHOICES = {
+    "means": ("signlog", "identity"),
+    "scales": ("identity",),
+    "quats": ("smallest3", "identity"),
+    "opacities": ("sigmoid", "identity"),
+    "sh0": ("identity",),
+    "shN": ("identity",),
+}
 
 
 @dataclass(frozen=True)
@@ -27,8 +38,22 @@ class EncodeConfig:
     sh_codebook: int = 0  # 0: adapt to the splat count
     coder: str = "auto"
     seed: int = 0
+    # per-attribute transform overrides, e.g. (("opacities", "identity"),); a dict is accepted
+    transforms: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        pairs = self.transforms.items() if isinstance(self.transforms, dict) else self.transforms
+        pairs = tuple(sorted((str(name), str(transform)) for name, transform in pairs))
+        object.__setattr__(self, "transforms", pairs)
+        for name, transform in pairs:
+            if name not in TRANSFORM_CHOICES:
+                raise ValueError(f"unknown attribute {name!r} in transforms; choose from {', '.join(TRANSFORM_CHOICES)}")
+            if transform not in TRANSFORM_CHOICES[name]:
+                raise ValueError(
+                    f"transform {transform!r} is not available for {name}; choose from {', '.join(TRANSFORM_CHOICES[name])}"
+                )
+        if len({name for name, _ in pairs}) != len(pairs):
+            raise ValueError("transforms name an attribute more than once")
         if self.sort not in SORTERS:
             raise ValueError(f"unknown sort {self.sort!r}; choose from {', '.join(SORTERS)}")
         if self.coder not in CODER_CHOICES:
@@ -53,8 +78,15 @@ class EncodeConfig:
             "shN": self.sh_bits,
         }[attribute]
 
+    def transform_for(self, attribute: str, default: str) -> str:
+        """The transform ``attribute`` is coded with: its override, else ``default``."""
+        return dict(self.transforms).get(attribute, default)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        settings = asdict(self)
+        if not self.transforms:  # files without overrides keep the settings record they had
+            del settings["transforms"]
+        return settings
 
     def with_overrides(self, **overrides) -> "EncodeConfig":
         """A copy with the given fields replaced; ``None`` values are ignored."""
@@ -81,6 +113,32 @@ PRESETS: dict[str, EncodeConfig] = {
     ),
     # near-transparent quality: no pruning, SH quantized per coefficient instead of VQ
     "high": EncodeConfig(prune=PruneConfig(), sh_codec="scalar"),
+    # gsplat's PNG compression (gsplat/compression/png_compression.py, gsplat 1.5) in gscc
+    # terms: PLAS sort, no pruning, PNG only; means 16-bit after sign-log (its
+    # log_transform); scales, sh0 8-bit; opacities 8-bit as raw logits and quats
+    # normalised, 8-bit per component (both with the identity transform); shN by k-means
+    # with 65536 clusters and 6-bit centroids. Where gscc differs (bench/README.md has the
+    # full list): splats are not cropped to a square count (padding cells instead of
+    # dropping the least opaque); the PLAS features are gscc's normalised, weighted ones
+    # (gsplat sorts the raw concatenated values); 16-bit means are one 16-bit greyscale
+    # PNG per coordinate (gsplat: low and high bytes as two 8-bit RGB PNGs); k-means is
+    # gscc's L2 Lloyd (gsplat: torchpq, L1), its codebook is quantized per dimension
+    # (gsplat: one min/max for all) and at most one cluster per splat, and its 16-bit
+    # labels are a PNG (gsplat: npz/deflate).
+    "gsplat-png": EncodeConfig(
+        prune=PruneConfig(),
+        sort="plas",
+        position_bits=16,
+        scale_bits=8,
+        rotation_bits=8,
+        opacity_bits=8,
+        color_bits=8,
+        sh_codec="vq",
+        sh_bits=6,
+        sh_codebook=65536,
+        coder="png",
+        transforms=(("opacities", "identity"), ("quats", "identity")),
+    ),
 }
 
 

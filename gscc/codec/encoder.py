@@ -46,6 +46,17 @@ def fill_padding(order: np.ndarray, n: int) -> np.ndarray:
     return order[last_real]
 
 
+def encoder_input(name: str, transform: str, values: np.ndarray) -> np.ndarray:
+    """The values an attribute's forward transform gets. Quaternions coded component-wise
+    (any transform but smallest3, which normalises itself) are normalised first, as
+    gsplat does; a zero quaternion becomes the identity rotation."""
+    if name != "quats" or transform == "smallest3":
+        return values
+    x = np.asarray(values, dtype=np.float64)
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), np.array([1.0, 0.0, 0.0, 0.0]))
+
+
 @dataclass(frozen=True)
 class Encoded:
     """An encoded file and, for evaluation, which input splat each decoded splat came from."""
@@ -66,7 +77,11 @@ def encode_tracked(splats: SplatSet, config: EncodeConfig = EncodeConfig()) -> E
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     arrays = attribute_arrays(splats)
-    prepared = {a.name: forward_transform(a.transform, arrays[a.name]) for a in ATTRIBUTES}
+    transforms = {a.name: config.transform_for(a.name, a.transform) for a in ATTRIBUTES}
+    prepared = {
+        a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
+        for a in ATTRIBUTES
+    }
     shape, order = grid_order(prepared, n, config)
     source = fill_padding(order, n)
     padding = np.flatnonzero(order >= n).astype("<u4")
@@ -87,7 +102,7 @@ def encode_tracked(splats: SplatSet, config: EncodeConfig = EncodeConfig()) -> E
         plane = quantize(values[source], quant).reshape(shape[0], shape[1], -1)
         entries[attribute.name] = {
             "codec": "scalar",
-            "transform": attribute.transform,
+            "transform": transforms[attribute.name],
             "quant": quant.to_header(),
             "coding": encode_plane(container, plane, bits, config.coder),
         }
