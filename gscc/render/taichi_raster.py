@@ -73,6 +73,11 @@ SPAN_EXACT_MIN = 4.0
 # Pixels with power < -ln(255·opacity) - POWER_MARGIN have α < 1/255 for certain, so they
 # are skipped before the exp; the exact α test decides the rest.
 POWER_MARGIN = 1e-4
+# Taichi's CPU backend hands its threads parallel-for iterations in blocks of at least 512
+# (whatever ti.loop_config asks), so a loop over 256 tiles would run on a single thread.
+# The tile loops therefore run over tiles * TILE_STRIDE iterations and only every
+# TILE_STRIDE-th does a tile's work: each block then holds one or two tiles.
+TILE_STRIDE = 512
 
 _init_lock = threading.Lock()
 
@@ -301,6 +306,7 @@ def _forward_kernel(
     height: ti.i32,
     tile_size: ti.i32,
     tiles_x: ti.i32,
+    stride: ti.i32,
     image: NDF32_3,
     alpha_out: NDF32_3,
     trans: NDF32_2,
@@ -308,8 +314,10 @@ def _forward_kernel(
 ):
     """Composite channels [c0, c0 + C) of every tile front to back; also writes alpha, the
     final transmittance and, per pixel, how many of its tile's splats it went through."""
-    ti.loop_config(block_dim=1)
-    for tile in range(tile_start.shape[0] - 1):
+    for task in range((tile_start.shape[0] - 1) * stride):
+        if task % stride != 0:
+            continue
+        tile = task // stride
         px0 = (tile % tiles_x) * tile_size
         py0 = (tile // tiles_x) * tile_size
         px1 = ti.min(px0 + tile_size, width) - 1
@@ -394,6 +402,7 @@ def _backward_kernel(
     height: ti.i32,
     tile_size: ti.i32,
     tiles_x: ti.i32,
+    stride: ti.i32,
     last: NDI32_2,
     trans_final: NDF32_2,
     grad_image: NDF32_3,
@@ -407,8 +416,10 @@ def _backward_kernel(
     ``with_alpha``). Writes each intersection's gradient (mean x, mean y, conic a, b, c,
     opacity, colours) to its splat-major row of ``grads`` and each tile's background
     gradient to ``grad_bg_tiles``; ``trans`` and ``behind`` are per-pixel scratch."""
-    ti.loop_config(block_dim=1)
-    for tile in range(tile_start.shape[0] - 1):
+    for task in range((tile_start.shape[0] - 1) * stride):
+        if task % stride != 0:
+            continue
+        tile = task // stride
         px0 = (tile % tiles_x) * tile_size
         py0 = (tile // tiles_x) * tile_size
         px1 = ti.min(px0 + tile_size, width) - 1
@@ -594,6 +605,12 @@ class _Binning:
     def num_isect(self) -> int:
         return int(self.isect.shape[0])
 
+    @property
+    def stride(self) -> int:
+        """Iterations per tile of the tile loops (see TILE_STRIDE), int32-safe."""
+        n_tiles = int(self.tile_start.shape[0]) - 1
+        return TILE_STRIDE if n_tiles * TILE_STRIDE < 2**31 else 1
+
 
 def _bin(means2d, conics, opacities, colors, depths, radii, width, height, tile_size) -> _Binning:
     tiles_x = -(-width // tile_size)
@@ -668,7 +685,7 @@ class _Rasterize2D(torch.autograd.Function):
             for lo, hi in _channel_chunks(channels):
                 _forward_kernel(
                     hi - lo, lo, binning.geom, binning.span, binning.colors, bg, binning.tile_start, binning.isect,
-                    width, height, tile_size, binning.tiles_x, image, alpha, trans, last,
+                    width, height, tile_size, binning.tiles_x, binning.stride, image, alpha, trans, last,
                 )
         ctx.binning = binning
         ctx.sizes = (n, channels, width, height, tile_size)
@@ -700,7 +717,7 @@ class _Rasterize2D(torch.autograd.Function):
             bg_tiles = torch.empty(n_tiles, hi - lo, dtype=torch.float32)
             _backward_kernel(
                 hi - lo, lo, int(lo == 0), b.geom, b.span, b.colors, bg, b.tile_start, b.isect, b.slot_of_isect,
-                width, height, tile_size, b.tiles_x, last, trans, g_img, g_alpha,
+                width, height, tile_size, b.tiles_x, b.stride, last, trans, g_img, g_alpha,
                 scratch_t, scratch_s, grads, bg_tiles,
             )
             _reduce_kernel(lo, int(lo == 0), b.order, b.splat_start, grads, g_means, g_conics, g_opac, g_colors)

@@ -1,0 +1,48 @@
+"""Trainable splat representations, chosen by name.
+
+- ``vanilla`` (:class:`VanillaModel`): 3DGS, per-splat SH of degree 0..3.
+- ``features`` (:class:`FeatureModel`): per-splat features decoded per pixel by a small MLP
+  that also sees the view direction; exported with baked SH colours.
+
+Each is a :class:`Representation` (see ``base.py`` for the interface the trainer uses):
+``REPRESENTATIONS[name].create(points, colors, config)`` makes one from initial points,
+:func:`from_params` rebuilds one from saved parameters (a checkpoint).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .base import ModelConfig, Representation
+from .features import FeatureModel
+from .vanilla import VanillaModel
+
+REPRESENTATIONS: dict[str, type[Representation]] = {"vanilla": VanillaModel, "features": FeatureModel}
+
+
+def representation_class(name: str) -> type[Representation]:
+    try:
+        return REPRESENTATIONS[name]
+    except KeyError:
+        raise InputError(f"unknown representation {name!r}; choose from {', '.join(REPRESENTATIONS)}") from None
+
+
+def create(name: str, points: np.ndarray, colors: np.ndarray, config: ModelConfig) -> Representation:
+    """A new ``name`` representation with one splat per initial point."""
+    return representation_class(name).create(points, colors, config)
+
+
+def from_params(
+    name: str, tensors: dict[str, torch.Tensor], shared: dict[str, np.ndarray], config: ModelConfig
+) -> Representation:
+    """A ``name`` representation holding saved per-splat tensors and shared weights."""
+    from .base import to_parameter_dict
+
+    model = representation_class(name)(to_parameter_dict(tensors), config)
+    model.load_shared_state(shared)
+    return model
+
+
+__all__ = ["REPRESENTATIONS", "FeatureModel", "ModelConfig", "Representation", "VanillaModel", "create", "from_params"]

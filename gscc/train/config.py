@@ -1,0 +1,369 @@
+"""The trainer's typed configuration, its named presets and ``key=value`` overrides.
+
+A config is built once, from a preset and overrides (:func:`build_config`), and saved with
+the run (``config.json``, :meth:`TrainConfig.to_dict`); :meth:`TrainConfig.from_dict` reads
+it back. Strategy settings live in ``strategy_options``, one map per strategy name, checked
+against the fields of that strategy's class (``gscc.train.strategy``); an override
+``strategy.FIELD=VALUE`` sets a field of the strategy chosen by the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from ..errors import InputError
+
+# What a strategy starts its splats with unless the config says otherwise (as gsplat's
+# simple_trainer): (opacity, scale factor on the mean neighbour distance).
+STRATEGY_INIT = {"default": (0.1, 1.0), "mcmc": (0.5, 0.1)}
+BACKENDS = ("auto", "taichi", "gsplat", "reference")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run (see the field comments; learning rates as 3DGS)."""
+
+    # the run
+    iterations: int = 30_000
+    seed: int = 0
+    representation: str = "vanilla"  # gscc.model.REPRESENTATIONS
+    strategy: str = "default"  # gscc.train.strategy.STRATEGIES
+    strategy_options: dict = field(default_factory=dict)  # {strategy name: {field: value}}
+    backend: str = "auto"  # renderer backend
+    # the data
+    downscale: float = 1.0  # divide the image size by this (4: 800x800 becomes 200x200)
+    resolution: Optional[int] = None  # or: image width in pixels (height follows the aspect)
+    background: tuple = (1.0, 1.0, 1.0)  # composited behind the images and the renders
+    test_every: int = 8  # every N-th view is held out for evaluation
+    max_views: Optional[int] = None  # use at most this many views (before the split)
+    init_points: int = 100_000  # random initial points when the dataset has none
+    init_opacity: Optional[float] = None  # None: by strategy (STRATEGY_INIT)
+    init_scale: Optional[float] = None  # None: by strategy (STRATEGY_INIT)
+    # the loss
+    ssim_lambda: float = 0.2  # (1 - λ)·L1 + λ·(1 - SSIM)
+    # the representation
+    sh_degree: int = 3
+    sh_degree_interval: int = 1000
+    feature_dim: int = 8
+    mlp_hidden: int = 64
+    mlp_layers: int = 2
+    view_sh_degree: int = 3
+    bake_sh_degree: int = 3
+    bake_directions: int = 64
+    # learning rates (Adam, one per parameter)
+    means_lr: float = 1.6e-4  # times the scene scale, decaying exponentially...
+    means_lr_final: float = 0.01  # ...to this fraction at the last iteration
+    scales_lr: float = 5e-3
+    quats_lr: float = 1e-3
+    opacities_lr: float = 5e-2
+    sh0_lr: float = 2.5e-3
+    shN_lr: float = 2.5e-3 / 20
+    features_lr: float = 5e-3
+    mlp_lr: float = 2e-3  # the feature decoder, decaying exponentially...
+    mlp_lr_final: float = 0.1  # ...to this fraction at the last iteration
+    # evaluation and outputs
+    eval_every: int = 7_000  # evaluate on the held-out views every N steps (0: only at the end)
+    save_every: int = 7_000  # write ckpt.pt every N steps (0: only at the end)
+    test_renders: int = 3  # held-out views written to renders/ next to their ground truth
+    codec_preset: str = "default"  # gscc.codec.config preset for scene.gsc
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        opacity, scale = STRATEGY_INIT.get(self.strategy, STRATEGY_INIT["default"])
+        if self.init_opacity is None:
+            object.__setattr__(self, "init_opacity", opacity)
+        if self.init_scale is None:
+            object.__setattr__(self, "init_scale", scale)
+        object.__setattr__(self, "background", tuple(float(v) for v in self.background))
+        options = {str(k): dict(v) for k, v in dict(self.strategy_options).items()}
+        _check_strategy_options(options)
+        # the chosen strategy's settings in full, so that config.json shows every value
+        options[self.strategy] = strategy_settings(_strategy_class(self.strategy)(**options.get(self.strategy, {})))
+        object.__setattr__(self, "strategy_options", options)
+
+    def learning_rates(self, scene_scale: float) -> dict[str, float]:
+        """Initial learning rate per parameter name (``means`` scaled by the scene)."""
+        return {
+            "means": self.means_lr * scene_scale,
+            "scales": self.scales_lr,
+            "quats": self.quats_lr,
+            "opacities": self.opacities_lr,
+            "sh0": self.sh0_lr,
+            "shN": self.shN_lr,
+            "features": self.features_lr,
+            "mlp": self.mlp_lr,
+        }
+
+    def model_config(self):
+        from ..model import ModelConfig
+
+        return ModelConfig(
+            sh_degree=self.sh_degree,
+            sh_degree_interval=self.sh_degree_interval,
+            init_opacity=self.init_opacity,
+            init_scale=self.init_scale,
+            feature_dim=self.feature_dim,
+            mlp_hidden=self.mlp_hidden,
+            mlp_layers=self.mlp_layers,
+            view_sh_degree=self.view_sh_degree,
+            bake_sh_degree=self.bake_sh_degree,
+            bake_directions=self.bake_directions,
+        )
+
+    def strategy_fields(self) -> dict[str, Any]:
+        """The options of the chosen strategy given by this config."""
+        return dict(self.strategy_options.get(self.strategy, {}))
+
+    def make_strategy(self):
+        """An instance of the chosen strategy with its options."""
+        return _strategy_class(self.strategy)(**self.strategy_fields())
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["background"] = list(self.background)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise InputError("a training config must be a JSON object")
+        unknown = sorted(set(data) - set(FIELDS))
+        if unknown:
+            raise InputError(f"unknown config key {unknown[0]!r}")
+        values = dict(data)
+        if "background" in values:
+            values["background"] = tuple(values["background"])
+        return cls(**values)
+
+    def differences(self, other: "TrainConfig") -> list[str]:
+        """Names of the fields whose values differ between two configs."""
+        a, b = self.to_dict(), other.to_dict()
+        return [name for name in FIELDS if a[name] != b[name]]
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_HINTS = typing.get_type_hints(TrainConfig)
+
+
+def _validate(c: TrainConfig) -> None:
+    from ..model import REPRESENTATIONS
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise InputError(message)
+
+    need(c.iterations >= 1, f"iterations must be at least 1, got {c.iterations}")
+    need(c.representation in REPRESENTATIONS, f"unknown representation {c.representation!r}; choose from {', '.join(REPRESENTATIONS)}")
+    strategies = _strategies()
+    need(c.strategy in strategies, f"unknown strategy {c.strategy!r}; choose from {', '.join(strategies)}")
+    need(c.backend in BACKENDS, f"unknown backend {c.backend!r}; choose from {', '.join(BACKENDS)}")
+    need(math.isfinite(c.downscale) and c.downscale >= 1, f"downscale must be at least 1 (no upsampling), got {c.downscale}")
+    need(c.resolution is None or 1 <= c.resolution <= 1 << 15, f"resolution must be 1..32768 pixels, got {c.resolution}")
+    need(c.resolution is None or c.downscale == 1.0, "give either downscale or resolution, not both")
+    need(len(tuple(c.background)) == 3, "background needs three values (r, g, b)")
+    need(all(0.0 <= float(v) <= 1.0 for v in c.background), "background values must lie in 0..1")
+    need(c.test_every >= 0, f"test_every must not be negative, got {c.test_every}")
+    need(c.max_views is None or c.max_views >= 2, f"max_views must be at least 2, got {c.max_views}")
+    need(c.init_points >= 1, f"init_points must be at least 1, got {c.init_points}")
+    need(0.0 <= c.ssim_lambda <= 1.0, f"ssim_lambda must lie in 0..1, got {c.ssim_lambda}")
+    for name in ("means_lr", "scales_lr", "quats_lr", "opacities_lr", "sh0_lr", "shN_lr", "features_lr", "mlp_lr"):
+        value = getattr(c, name)
+        need(math.isfinite(value) and value >= 0, f"{name} must be a finite number >= 0, got {value}")
+    for name in ("means_lr_final", "mlp_lr_final"):
+        value = getattr(c, name)
+        need(0 < value <= 1, f"{name} must lie in (0, 1], got {value}")
+    for name in ("eval_every", "save_every", "test_renders"):
+        need(getattr(c, name) >= 0, f"{name} must not be negative, got {getattr(c, name)}")
+    from ..codec.config import PRESETS as CODEC_PRESETS
+
+    need(c.codec_preset in CODEC_PRESETS, f"unknown codec preset {c.codec_preset!r}; choose from {', '.join(CODEC_PRESETS)}")
+    c.model_config()  # checks the representation's settings
+
+
+def _strategies() -> dict:
+    from .strategy import STRATEGIES
+
+    return STRATEGIES
+
+
+def _strategy_class(name: str):
+    strategies = _strategies()
+    if name not in strategies:
+        raise InputError(f"unknown strategy {name!r}; choose from {', '.join(strategies)}")
+    return strategies[name]
+
+
+def strategy_field_types(name: str) -> dict[str, Any]:
+    """Field name -> type annotation (or the default's type) of strategy ``name``."""
+    cls = _strategy_class(name)
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        hints = {}
+    if dataclasses.is_dataclass(cls):
+        names = [f.name for f in dataclasses.fields(cls) if f.init]
+        defaults = {
+            f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+        }
+    else:
+        parameters = list(inspect.signature(cls).parameters.values())
+        names = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    return {n: hints.get(n, type(defaults[n]) if n in defaults and defaults[n] is not None else str) for n in names}
+
+
+def strategy_settings(strategy) -> dict[str, Any]:
+    """Every setting of a strategy object, by field name."""
+    if dataclasses.is_dataclass(strategy):
+        return {f.name: getattr(strategy, f.name) for f in dataclasses.fields(strategy) if f.init}
+    parameters = inspect.signature(type(strategy)).parameters.values()
+    return {p.name: getattr(strategy, p.name) for p in parameters if hasattr(strategy, p.name)}
+
+
+def _check_strategy_options(options: dict) -> None:
+    for name, values in options.items():
+        types = strategy_field_types(name)
+        for key in values:
+            if key not in types:
+                raise InputError(f"unknown {name} strategy setting {key!r}; choose from {', '.join(types)}")
+        try:
+            _strategy_class(name)(**values)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"invalid {name} strategy settings: {exc}") from None
+
+
+# ---- presets -----------------------------------------------------------------------------
+
+# Each preset is a set of overrides of the TrainConfig defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    # 3DGS as published: 30k iterations at full resolution, 100k random points for
+    # NeRF-synthetic scenes, adaptive density control with gsplat's default schedule.
+    "default": {},
+    # 3DGS-MCMC (Kheradmand et al., 2024) as gsplat runs it: up to a million splats.
+    "mcmc": {"strategy": "mcmc", "strategy_options": {"mcmc": {"cap_max": 1_000_000}}},
+    # This kind of machine (2 CPU cores, no GPU): images 200 pixels wide, fewer points and
+    # a shorter schedule sized for about half an hour; works with either strategy.
+    "cpu-fast": {
+        "iterations": 6_000,
+        "resolution": 200,
+        "init_points": 20_000,
+        "sh_degree_interval": 500,
+        "eval_every": 1_000,
+        "save_every": 1_000,
+        "strategy_options": {
+            "default": {"refine_start": 300, "refine_stop": 4_000, "reset_every": 2_000, "cap_max": 150_000},
+            "mcmc": {"cap_max": 150_000, "refine_start": 300, "refine_stop": 4_500},
+        },
+    },
+}
+
+
+def preset_overrides(name: str) -> dict[str, Any]:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise InputError(f"unknown training preset {name!r}; choose from {', '.join(PRESETS)}") from None
+
+
+# ---- key=value overrides ------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_value(text: str, annotation: Any, key: str) -> Any:
+    """``text`` converted to ``annotation`` (int, float, bool, str, Optional[...], tuple)."""
+    text = text.strip()
+    origin = typing.get_origin(annotation)
+    if origin is Union:
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if text.lower() in ("none", "null") and type(None) in typing.get_args(annotation):
+            return None
+        annotation = inner[0] if len(inner) == 1 else str
+        origin = typing.get_origin(annotation)
+    try:
+        if annotation is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise ValueError
+        if annotation is int:
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        if annotation is float:
+            return float(text)
+        if annotation is tuple or origin is tuple:
+            return tuple(float(part) for part in text.split(","))
+        if annotation is str or annotation is Any:
+            return text
+    except ValueError:
+        name = getattr(annotation, "__name__", str(annotation))
+        raise InputError(f"setting {key}: {text!r} is not a valid {name}") from None
+    raise InputError(f"setting {key} cannot be set from the command line")
+
+
+def parse_assignments(items: list[str]) -> list[tuple[str, str]]:
+    """``["key=value", ...]`` as (key, value) pairs; an item without ``=`` is an error."""
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"setting {item!r}: expected key=value")
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def _background(text: str) -> tuple:
+    from ..eval.render_views import parse_background
+
+    return parse_background(text)
+
+
+def apply_assignments(values: dict[str, Any], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Typed config values with ``key=value`` pairs applied (plain keys, then ``strategy.*``)."""
+    values = dict(values)
+    options = {k: dict(v) for k, v in dict(values.get("strategy_options", {})).items()}
+    plain = [(k, v) for k, v in pairs if not k.startswith("strategy.")]
+    nested = [(k, v) for k, v in pairs if k.startswith("strategy.")]
+    for key, text in plain:
+        if key not in FIELDS or key == "strategy_options":
+            raise InputError(f"unknown setting {key!r}; choose from {', '.join(n for n in FIELDS if n != 'strategy_options')} or strategy.FIELD")
+        values[key] = _background(text) if key == "background" else parse_value(text, _HINTS[key], key)
+    strategy = values.get("strategy", TrainConfig.strategy)
+    if nested:
+        types = strategy_field_types(strategy)
+        for key, text in nested:
+            name = key[len("strategy."):]
+            if name not in types:
+                raise InputError(f"unknown {strategy} strategy setting {name!r}; choose from {', '.join(types)}")
+            options.setdefault(strategy, {})[name] = parse_value(text, types[name], key)
+    values["strategy_options"] = options
+    return values
+
+
+def build_config(
+    preset: str = "default", assignments: Optional[list[str]] = None, **overrides: Any
+) -> TrainConfig:
+    """A config from a preset, typed ``overrides`` (None values ignored), then ``key=value``
+    ``assignments`` (see :func:`apply_assignments`)."""
+    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in preset_overrides(preset).items()}
+    values["strategy_options"] = {k: dict(v) for k, v in values.get("strategy_options", {}).items()}
+    for key, value in overrides.items():
+        if key not in FIELDS:
+            raise InputError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = value
+    if overrides.get("downscale") is not None:
+        values.pop("resolution", None)  # a downscale on the command line replaces the preset's size
+    if overrides.get("resolution") is not None:
+        values["downscale"] = 1.0
+    values = apply_assignments(values, parse_assignments(assignments or []))
+    return TrainConfig(**values)

@@ -1,0 +1,92 @@
+"""What a finished run leaves in its folder, besides ``config.json`` and ``ckpt.pt``:
+
+- ``splats.ply``: the trained splats (a feature model's with baked SH colours);
+- ``scene.gsc``: those splats encoded with the config's codec preset (``default``);
+- ``metrics.json``: PSNR/SSIM per held-out view and their means for the trained model
+  (``trained``), for a feature model also for its exported splats (``exported``), and for
+  the decoded ``scene.gsc`` (``gsc``, with its size in bytes and splat count); the splat
+  count, training time, iterations and the periodic evaluations (``history``);
+- ``renders/NAME.png``: a few held-out views, the trained render left of the ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..codec.config import preset as codec_preset
+from ..codec.decoder import decode
+from ..codec.encoder import encode
+from ..data import Frame
+from ..eval.render_views import to_uint8, write_png
+from ..io import write_ply
+from ..io.atomic import write_bytes_atomically
+from ..splats import SplatSet
+from .evaluation import RenderFn, score_views, splat_renderer
+
+PLY_NAME = "splats.ply"
+GSC_NAME = "scene.gsc"
+METRICS_NAME = "metrics.json"
+RENDERS_DIR = "renders"
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_bytes_atomically(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def safe_name(name: str, index: int) -> str:
+    """A file name for a view: its name with anything but letters, digits, - and _ replaced."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).name if name else "").strip("_")
+    return cleaned or f"view{index:04d}"
+
+
+@torch.no_grad()
+def write_renders(folder: Path, render_fn: RenderFn, frames: list[Frame]) -> list[str]:
+    """``NAME.png`` per frame: the render and the ground truth side by side."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, frame in enumerate(frames):
+        image = render_fn(frame).clamp(0.0, 1.0).float().cpu().numpy()
+        pair = np.concatenate([image, frame.image.float().cpu().numpy()], axis=1)
+        path = folder / f"{safe_name(frame.name, index)}.png"
+        write_png(path, to_uint8(pair))
+        written.append(path.name)
+    return written
+
+
+def export_run(
+    folder: Path,
+    splats: SplatSet,
+    *,
+    trained: RenderFn,
+    frames: list[Frame],
+    background,
+    backend: str,
+    device: torch.device,
+    codec: str,
+    render_count: int,
+    exported_differs: bool,
+    summary: dict,
+) -> dict:
+    """Write splats.ply, scene.gsc, renders/ and metrics.json; returns the metrics."""
+    write_ply(splats, folder / PLY_NAME)
+    data = encode(splats, codec_preset(codec))
+    write_bytes_atomically(folder / GSC_NAME, data)
+    decoded = decode(data)
+
+    metrics: dict[str, Any] = dict(summary)
+    metrics["splat_count"] = splats.count
+    metrics["ply_bytes"] = (folder / PLY_NAME).stat().st_size
+    metrics["trained"] = score_views(trained, frames)
+    if exported_differs:
+        metrics["exported"] = score_views(splat_renderer(splats, background, backend, device), frames)
+    gsc_scores = score_views(splat_renderer(decoded, background, backend, device), frames)
+    metrics["gsc"] = {"bytes": len(data), "splat_count": decoded.count, "codec_preset": codec, **gsc_scores}
+    metrics["renders"] = write_renders(folder / RENDERS_DIR, trained, frames[:render_count])
+    write_json(folder / METRICS_NAME, metrics)
+    return metrics
