@@ -349,6 +349,22 @@ def test_colmap_simple_radial_and_no_points(lego: Path, tmp_path: Path) -> None:
     assert np.allclose(low, -1.5, atol=0.05) and np.allclose(high, 1.5, atol=0.05)
 
 
+def test_colmap_jpeg_images_are_decoded_at_reduced_scale(lego: Path, tmp_path: Path) -> None:
+    cameras = colmap_cameras(2, size=64)
+    x, y = np.meshgrid(np.linspace(0, 1, 64), np.linspace(0, 1, 64))
+    smooth = (np.stack([x, y, 0.5 * (x + y)], axis=-1) * 255).round().astype(np.uint8)
+    write_colmap_scene(tmp_path, cameras, [smooth, smooth], np.zeros((0, 3)), np.zeros((0, 3), np.uint8))
+    for camera in cameras:
+        (tmp_path / "images" / camera.name).unlink()
+        Image.fromarray(smooth).save(tmp_path / "images" / camera.name, format="JPEG", quality=95)
+    data = load_dataset(tmp_path, downscale=4, test_every=0)
+    image = data.train[0].image.numpy()
+    assert image.shape == (16, 16, 3)
+    with Image.open(tmp_path / "images" / cameras[0].name) as full:
+        expected = block_mean(np.asarray(full.convert("RGB"), dtype=np.float64) / 255.0, 4)
+    assert np.abs(image - expected).mean() < 0.01 and np.abs(image - expected).max() < 0.05
+
+
 def test_colmap_bad_inputs(lego: Path, tmp_path: Path) -> None:
     fisheye = tmp_path / "fisheye"
     write_colmap_scene(fisheye, colmap_cameras(2), rgb_images(2), np.zeros((0, 3)), np.zeros((0, 3), np.uint8),

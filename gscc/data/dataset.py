@@ -36,6 +36,7 @@ Bounds (for random initial points)
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,13 +105,17 @@ def detect_kind(path: str | os.PathLike) -> str:
     raise InputError(f"{folder}: not a training dataset ({EXPECTED})")
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _check_options(downscale, resolution, background, test_every, max_views) -> Background:
-    if isinstance(downscale, bool) or not isinstance(downscale, (int, float)) or not math.isfinite(downscale):
+    if isinstance(downscale, bool) or not isinstance(downscale, numbers.Real) or not math.isfinite(downscale):
         raise InputError(f"downscale must be a number, got {downscale!r}")
     if not 1.0 <= downscale <= MAX_DOWNSCALE:
         raise InputError(f"downscale must be in [1, {MAX_DOWNSCALE:g}] (no upsampling), got {downscale}")
     if resolution is not None:
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        if not _whole(resolution) or resolution < 1:
             raise InputError(f"resolution must be a positive whole number of pixels, got {resolution!r}")
         if downscale != 1.0:
             raise InputError("give either downscale or resolution, not both")
@@ -120,9 +125,9 @@ def _check_options(downscale, resolution, background, test_every, max_views) -> 
         raise InputError(f"background must be three numbers in [0, 1], got {background!r}") from None
     if len(values) != 3 or not all(0.0 <= v <= 1.0 for v in values):
         raise InputError(f"background must be three numbers in [0, 1], got {background!r}")
-    if isinstance(test_every, bool) or not isinstance(test_every, int) or test_every < 0:
+    if not _whole(test_every) or test_every < 0:
         raise InputError(f"test_every must be a whole number >= 0 (0: no test views), got {test_every!r}")
-    if max_views is not None and (isinstance(max_views, bool) or not isinstance(max_views, int) or max_views < 1):
+    if max_views is not None and (not _whole(max_views) or max_views < 1):
         raise InputError(f"max_views must be a positive whole number, got {max_views!r}")
     return values  # type: ignore[return-value]
 
@@ -195,7 +200,7 @@ def camera_bounds(cameras: Sequence[Camera], scale: float) -> tuple[np.ndarray, 
 
 def random_points(bounds: tuple[np.ndarray, np.ndarray], count: int, seed: int) -> np.ndarray:
     """(count, 3) float32 points uniformly distributed in the box ``bounds`` = (low, high)."""
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+    if not _whole(count) or count < 0:
         raise InputError(f"count must be a whole number >= 0, got {count!r}")
     low, high = (np.asarray(b, dtype=np.float64).reshape(-1) for b in bounds)
     if low.shape != (3,) or high.shape != (3,):

@@ -6,13 +6,16 @@ drive several runs). The trainer calls, every step::
 
     strategy.step_pre_backward(params, optimizers, state, step, info)
     loss.backward()
+    ...every optimizer steps (and zeroes its gradients)...
     strategy.step_post_backward(params, optimizers, state, step, info, lr=means_lr)
-    ...optimizers step...
 
 where ``info`` carries the render's ``means2d`` (with its gradient after backward),
-``radii``, ``width``, ``height`` and ``n_cameras`` (see :mod:`gscc.train`). Strategies change
-the splat count only through :mod:`.ops`, which keeps every parameter, its optimizer state
-and the strategy's per-splat state aligned.
+``radii``, ``width``, ``height`` and ``n_cameras`` (see :mod:`gscc.train`).
+``step_post_backward`` comes after the optimizers, as in gsplat's trainer: an operation that
+replaces a Parameter drops its ``.grad``, so an optimizer stepping afterwards would skip that
+update (the view-space gradient a strategy reads lives on ``info["means2d"]``, which the
+optimizers do not touch). Strategies change the splat count only through :mod:`.ops`, which
+keeps every parameter, its optimizer state and the strategy's per-splat state aligned.
 """
 
 from __future__ import annotations
@@ -83,5 +86,5 @@ class Strategy:
         info: Dict[str, Any],
         lr: Optional[float] = None,
     ) -> None:
-        """Called after ``loss.backward()`` and before the optimizers step; ``lr`` is the current
+        """Called after ``loss.backward()`` and the optimizers' step; ``lr`` is the current
         learning rate of ``means``."""

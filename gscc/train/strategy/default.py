@@ -188,7 +188,8 @@ class DefaultStrategy(Strategy):
         n = ops.num_splats(params)
         prune = torch.sigmoid(params["opacities"].detach().reshape(n)) < self.prune_opa
         if step > self.reset_every:
-            too_big = torch.exp(params["scales"].detach()).max(dim=-1).values > self.prune_scale3d * state["scene_scale"]
+            largest = torch.exp(params["scales"].detach()).max(dim=-1).values
+            too_big = largest > self.prune_scale3d * state["scene_scale"]
             if step < self.refine_scale2d_stop:
                 too_big |= state["radii"] > self.prune_scale2d
             prune |= too_big

@@ -110,7 +110,12 @@ def duplicate(params: Params, optimizers: Optimizers, state: Optional[dict], mas
     sel = _as_index(mask, n).to(params["means"].device)
     if len(sel) == 0:
         return 0
-    _update(params, optimizers, lambda name, p: torch.cat([p, p[sel]]), lambda v: torch.cat([v, _zeros_like_rows(v, len(sel))]))
+    _update(
+        params,
+        optimizers,
+        lambda name, p: torch.cat([p, p[sel]]),
+        lambda v: torch.cat([v, _zeros_like_rows(v, len(sel))]),
+    )
     _update_state(state, n, lambda v: torch.cat([v, v[sel]]))
     return len(sel)
 
@@ -295,8 +300,7 @@ def relocate(
         p[dead] = p[sources]
         return p
 
-    def zero_rows(v: Tensor) -> Tensor:
-        v = v.clone()
+    def zero_rows(v: Tensor) -> Tensor:  # in place: the old optimizer/strategy state is discarded
         v[touched] = 0
         return v
 
@@ -328,17 +332,17 @@ def add_new(
         return 0
     sources = sample_proportional(weights, count, generator).to(device)
     uniq, logit_new, log_scale_new = _sources_with_split(params, sources, min_opacity)
+    at = torch.searchsorted(uniq, sources)  # each new splat's entry in uniq
 
     def param_fn(name: str, p: Tensor) -> Tensor:
-        p = p.clone()
-        if name == "opacities":
-            p[uniq] = logit_new.reshape(-1, *p.shape[1:]).to(p.dtype)
-        elif name == "scales":
-            p[uniq] = log_scale_new.to(p.dtype)
-        return torch.cat([p, p[sources]])
+        new = torch.cat([p, p[sources]])
+        if name in ("opacities", "scales"):
+            value = (logit_new.reshape(-1, *p.shape[1:]) if name == "opacities" else log_scale_new).to(p.dtype)
+            new[uniq] = value
+            new[n:] = value[at]
+        return new
 
-    def optim_fn(v: Tensor) -> Tensor:
-        v = v.clone()
+    def optim_fn(v: Tensor) -> Tensor:  # in place: the old optimizer state is discarded
         v[uniq] = 0
         return torch.cat([v, _zeros_like_rows(v, count)])
 
