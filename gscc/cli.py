@@ -384,6 +384,96 @@ def evaluate(
         console.print(f"LPIPS not computed: {report.lpips_reason}")
 
 
+TrainPreset = Enum("TrainPreset", {"cpu_fast": "cpu-fast", "default": "default", "mcmc": "mcmc"}, type=str)
+
+
+class Strategy(str, Enum):
+    default = "default"
+    mcmc = "mcmc"
+
+
+class Representation(str, Enum):
+    vanilla = "vanilla"
+    features = "features"
+
+
+@app.command()
+def train(
+    scene: Path = typer.Argument(..., help="A dataset folder: a COLMAP scene or a NeRF scene (transforms*.json)."),
+    output: Path = typer.Option(..., "-o", "--output", help="The run folder (config, checkpoint, splats, metrics)."),
+    preset: Optional[TrainPreset] = typer.Option(
+        None, help="Named settings (default when omitted); cpu-fast suits a CPU-only machine."
+    ),
+    iterations: Optional[int] = typer.Option(None, min=1, help="Training steps."),
+    downscale: Optional[float] = typer.Option(None, min=1.0, help="Divide the image size by this."),
+    resolution: Optional[int] = typer.Option(None, min=1, help="Image width in pixels (the height keeps the aspect)."),
+    strategy: Optional[Strategy] = typer.Option(None, help="Densification: 3DGS adaptive density control or MCMC."),
+    representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, or features with an MLP decoder."),
+    seed: Optional[int] = typer.Option(None, help="Seed of every random choice in the run."),
+    settings: Optional[list[str]] = typer.Option(
+        None, "--set", help="KEY=VALUE for any config field (see config.json), strategy.FIELD=VALUE for the strategy."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its checkpoint."),
+    force: bool = typer.Option(False, "--force", "-f", help="Start afresh in a non-empty run folder."),
+) -> None:
+    """Train splats on posed images; writes splats.ply, scene.gsc and metrics.json."""
+    from .data import detect_kind
+    from .train.config import build_config
+    from .train.trainer import prepare_run_dir, saved_config, train as run_training
+
+    if resume and force:
+        raise InputError("give --resume or --force, not both")
+    kind = detect_kind(scene)
+    flags = dict(
+        iterations=iterations,
+        downscale=downscale,
+        resolution=resolution,
+        strategy=strategy.value if strategy else None,
+        representation=representation.value if representation else None,
+        seed=seed,
+    )
+    given = preset is not None or settings or any(v is not None for v in flags.values())
+    config = None
+    if not resume:
+        config = build_config(preset.value if preset else "default", settings, **flags)
+    elif given:  # the settings given must agree with the run's
+        base = None if preset is not None else saved_config(output)
+        config = build_config(preset.value if preset else None, settings, base=base, **flags)
+    prepare_run_dir(output, resume=resume, force=force)
+    if not _torch_threads_given():
+        _single_torch_thread()
+    errors.print(f"training on {scene} ({kind} dataset) into {output}")
+    result = run_training(scene, output, config, resume=resume, force=force, console=errors)
+    metrics = result.metrics or {}
+    trained, gsc = metrics.get("trained", {}).get("mean", {}), metrics.get("gsc", {})
+
+    def score(mean: dict) -> str:
+        psnr = mean.get("psnr")
+        return "n/a" if psnr is None else f"PSNR {psnr:.2f} dB, SSIM {mean['ssim']:.4f}"
+
+    console.print(
+        f"wrote {output}: {metrics.get('splat_count', 0):,} splats after {result.step:,} steps "
+        f"({metrics.get('training_seconds', 0.0):.0f} s); held-out {score(trained)}; "
+        f"scene.gsc {gsc.get('bytes', 0):,} bytes, {score(gsc.get('mean', {}))}"
+    )
+
+
+def _torch_threads_given() -> bool:
+    """Whether the user chose torch's thread count (OMP_NUM_THREADS / MKL_NUM_THREADS)."""
+    import os
+
+    return any(os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+
+
+def _single_torch_thread() -> None:
+    """On the CPU the Taichi kernels do the heavy work on every core; torch's small per-splat
+    ops run faster on one thread than fighting them (or other processes) for the cores."""
+    import torch
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(1)
+
+
 def _report(message: str, code: int) -> None:
     errors.print(Text("error: ", style="bold red") + Text(" ".join(message.split())), soft_wrap=True)
     sys.exit(code)

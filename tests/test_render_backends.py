@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from gscc.cameras import Camera
+from gscc.cameras.orbit import look_at
 from gscc.render.api import Gaussians, render
 from gscc.render.backends import available_backends
 from gscc.render.reference import project_reference, render_reference
@@ -25,21 +26,6 @@ from gscc.render.sh import eval_sh_colors
 
 F64 = torch.float64
 ATTRS = ("means", "quats", "scales", "opacities", "colors")
-
-
-def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
-    """World-to-camera matrix (OpenCV: x right, y down, z forward) looking from eye to target."""
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    forward = target - eye
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward])
-    w2c = np.eye(4)
-    w2c[:3, :3] = R
-    w2c[:3, 3] = -R @ eye
-    return w2c
 
 
 # Odd sizes, fx != fy, principal points off the centre, a camera inside the cloud (splats

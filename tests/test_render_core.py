@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gscc.cameras import Camera
+from gscc.cameras.orbit import look_at as _look_at
 from gscc.render import Gaussians, available_backends, render
 from gscc.render.projection import project, quat_to_rotmat
 from gscc.render.sh import eval_sh_colors, sh_basis
@@ -50,20 +51,6 @@ def test_sh_colours_match_gsplat_reference(degree):
     dirs = means - center
     theirs = torch.clamp_min(impl._spherical_harmonics(degree, dirs, coeffs) + 0.5, 0.0)
     assert torch.allclose(ours, theirs, atol=1e-10)
-
-
-def _look_at(eye, target=(0.0, 0.0, 0.0)) -> np.ndarray:
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    forward = target - eye
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward])
-    w2c = np.eye(4)
-    w2c[:3, :3] = R
-    w2c[:3, 3] = -R @ eye
-    return w2c
 
 
 def test_projection_matches_gsplat_reference():

@@ -100,8 +100,9 @@ def bounding_sphere(splats: SplatSet) -> tuple[np.ndarray, float]:
     return centre, radius
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
+def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """World-to-camera (OpenCV axes) for a camera at ``eye`` looking at ``target``, ``up`` up."""
+    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
     forward = target - eye
     forward = forward / np.linalg.norm(forward)
     right = np.cross(forward, up)

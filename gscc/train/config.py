@@ -70,15 +70,16 @@ class TrainConfig:
     eval_every: int = 7_000  # evaluate on the held-out views every N steps (0: only at the end)
     save_every: int = 7_000  # write ckpt.pt every N steps (0: only at the end)
     test_renders: int = 3  # held-out views written to renders/ next to their ground truth
-    codec_preset: str = "default"  # gscc.codec.config preset for scene.gsc
+    codec_preset: str = "default"  # gscc.codec.config preset for scene.gsc...
+    codec_sort: Optional[str] = None  # ...with this sort instead of the preset's (plas, none)
 
     def __post_init__(self) -> None:
-        _validate(self)
         opacity, scale = STRATEGY_INIT.get(self.strategy, STRATEGY_INIT["default"])
         if self.init_opacity is None:
             object.__setattr__(self, "init_opacity", opacity)
         if self.init_scale is None:
             object.__setattr__(self, "init_scale", scale)
+        _validate(self)
         object.__setattr__(self, "background", tuple(float(v) for v in self.background))
         options = {str(k): dict(v) for k, v in dict(self.strategy_options).items()}
         _check_strategy_options(options)
@@ -114,6 +115,12 @@ class TrainConfig:
             bake_sh_degree=self.bake_sh_degree,
             bake_directions=self.bake_directions,
         )
+
+    def codec_config(self):
+        """The encoder settings for scene.gsc."""
+        from ..codec.config import preset
+
+        return preset(self.codec_preset).with_overrides(sort=self.codec_sort)
 
     def strategy_fields(self) -> dict[str, Any]:
         """The options of the chosen strategy given by this config."""
@@ -182,6 +189,9 @@ def _validate(c: TrainConfig) -> None:
     from ..codec.config import PRESETS as CODEC_PRESETS
 
     need(c.codec_preset in CODEC_PRESETS, f"unknown codec preset {c.codec_preset!r}; choose from {', '.join(CODEC_PRESETS)}")
+    from ..codec.config import SORTERS
+
+    need(c.codec_sort is None or c.codec_sort in SORTERS, f"unknown codec sort {c.codec_sort!r}; choose from {', '.join(SORTERS)}")
     c.model_config()  # checks the representation's settings
 
 
@@ -350,20 +360,28 @@ def apply_assignments(values: dict[str, Any], pairs: list[tuple[str, str]]) -> d
 
 
 def build_config(
-    preset: str = "default", assignments: Optional[list[str]] = None, **overrides: Any
+    preset: Optional[str] = "default",
+    assignments: Optional[list[str]] = None,
+    *,
+    base: Optional[TrainConfig] = None,
+    **overrides: Any,
 ) -> TrainConfig:
-    """A config from a preset, typed ``overrides`` (None values ignored), then ``key=value``
-    ``assignments`` (see :func:`apply_assignments`)."""
-    values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in preset_overrides(preset).items()}
+    """A config from a preset (or from ``base``, a config to change), typed ``overrides``
+    (None values ignored), then ``key=value`` ``assignments`` (see :func:`apply_assignments`)."""
+    if base is not None:
+        values = base.to_dict()
+        values["background"] = tuple(values["background"])
+    else:
+        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in preset_overrides(preset or "default").items()}
     values["strategy_options"] = {k: dict(v) for k, v in values.get("strategy_options", {}).items()}
     for key, value in overrides.items():
         if key not in FIELDS:
             raise InputError(f"unknown setting {key!r}")
         if value is not None:
             values[key] = value
-    if overrides.get("downscale") is not None:
-        values.pop("resolution", None)  # a downscale on the command line replaces the preset's size
-    if overrides.get("resolution") is not None:
+    if overrides.get("downscale") is not None and overrides.get("resolution") is None:
+        values["resolution"] = None  # a downscale given replaces the preset's image size
+    if overrides.get("resolution") is not None and overrides.get("downscale") is None:
         values["downscale"] = 1.0
     values = apply_assignments(values, parse_assignments(assignments or []))
     return TrainConfig(**values)

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..codec.config import preset as codec_preset
 from ..codec.decoder import decode
 from ..codec.encoder import encode
 from ..data import Frame
@@ -39,9 +38,16 @@ def write_json(path: Path, data: Any) -> None:
     write_bytes_atomically(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
 def safe_name(name: str, index: int) -> str:
-    """A file name for a view: its name with anything but letters, digits, - and _ replaced."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).name if name else "").strip("_")
+    """A file name for a view: its name without an image extension, anything but letters,
+    digits, - and _ replaced (``view0003`` when nothing is left)."""
+    base = Path(name).name if name else ""
+    if Path(base).suffix.lower() in IMAGE_SUFFIXES:
+        base = Path(base).stem
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", base).strip("_")
     return cleaned or f"view{index:04d}"
 
 
@@ -68,14 +74,14 @@ def export_run(
     background,
     backend: str,
     device: torch.device,
-    codec: str,
+    codec,
     render_count: int,
     exported_differs: bool,
     summary: dict,
 ) -> dict:
     """Write splats.ply, scene.gsc, renders/ and metrics.json; returns the metrics."""
     write_ply(splats, folder / PLY_NAME)
-    data = encode(splats, codec_preset(codec))
+    data = encode(splats, codec)
     write_bytes_atomically(folder / GSC_NAME, data)
     decoded = decode(data)
 
@@ -86,7 +92,7 @@ def export_run(
     if exported_differs:
         metrics["exported"] = score_views(splat_renderer(splats, background, backend, device), frames)
     gsc_scores = score_views(splat_renderer(decoded, background, backend, device), frames)
-    metrics["gsc"] = {"bytes": len(data), "splat_count": decoded.count, "codec_preset": codec, **gsc_scores}
+    metrics["gsc"] = {"bytes": len(data), "splat_count": decoded.count, "codec": codec.to_dict(), **gsc_scores}
     metrics["renders"] = write_renders(folder / RENDERS_DIR, trained, frames[:render_count])
     write_json(folder / METRICS_NAME, metrics)
     return metrics
