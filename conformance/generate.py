@@ -22,12 +22,12 @@ import numpy as np
 
 from gscc.codec.attributes import attribute_arrays
 from gscc.codec.config import EncodeConfig, preset
-from gscc.codec.decoder import decode
+from gscc.codec.decoder import decode_scene
 from gscc.codec.encoder import encode
 from gscc.container import unpack
 from gscc.io import load_splats
-from gscc.splats import SplatSet
-from gscc.synthetic import random_splats
+from gscc.splats import FeatureSplats, SplatSet
+from gscc.synthetic import random_feature_splats, random_splats
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE / "vectors"
@@ -49,7 +49,7 @@ def synthetic(n: int, degree: int, seed: int) -> SplatSet:
 class Recipe:
     name: str
     description: str
-    scene: Callable[[], SplatSet]
+    scene: Callable[[], SplatSet | FeatureSplats]
     config: EncodeConfig
 
 
@@ -78,20 +78,42 @@ RECIPES = [
     Recipe("sh3-gsplat-png", "the gsplat-png preset: identity (4-component) quaternions and raw "
            "logit opacities, 6-bit VQ codebook, PNG only",
            lambda: synthetic(300, 3, seed=6), preset("gsplat-png").with_overrides(sh_codebook=128)),
+    # format 1.1
+    Recipe("features-mlp", "format 1.1: an MLP-coloured scene, 97 splats with 8 features each and a "
+           "2-hidden-layer colour decoder (view SH degree 2) in a weights chunk, baked to SH degree 3",
+           lambda: random_feature_splats(97, seed=7), preset("default")),
 ]
+
+# Baked SH of an MLP-coloured vector are float computations (a least-squares fit to an
+# MLP's outputs), not bit-exact decoding: they are checked against a reference array.
+BAKED_TOLERANCE = 1e-5
+
+
+def sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array, dtype="<" + array.dtype.str[1:]).tobytes()).hexdigest()
 
 
 def decoded_hashes(data: bytes) -> dict:
-    splats = decode(data)
-    arrays = attribute_arrays(splats)
-    return {
-        "count": splats.count,
-        "sh_degree": splats.sh_degree,
-        "arrays": {
-            name: hashlib.sha256(np.ascontiguousarray(a, dtype="<f4").tobytes()).hexdigest()
-            for name, a in arrays.items()
-        },
+    scene = decode_scene(data)
+    result = {
+        "count": scene.count,
+        "sh_degree": scene.sh_degree,
+        "arrays": {name: sha256(a.astype("<f4")) for name, a in attribute_arrays(scene).items()},
     }
+    if isinstance(scene, FeatureSplats):
+        result["color"] = "mlp"
+        result["color_mlp"] = {
+            "view_sh_degree": scene.decoder.view_sh_degree,
+            "bake_directions": scene.bake_directions,
+            "weights": {name: sha256(a) for name, a in scene.decoder.to_arrays().items()},
+        }
+    return result
+
+
+def baked_reference(data: bytes) -> np.ndarray:
+    """(N, (D + 1)², 3) float32: the SH coefficients an MLP-coloured vector bakes to."""
+    baked = decode_scene(data).baked()
+    return np.concatenate([baked.sh0[:, None, :], baked.shN], axis=1).astype("<f4")
 
 
 def main() -> int:
@@ -113,14 +135,19 @@ def main() -> int:
         data = encode(recipe.scene(), recipe.config)
         version = "%d.%d" % unpack(data).version
         path.write_bytes(data)
-        manifest["vectors"].append({
+        entry = {
             "name": recipe.name,
             "file": f"vectors/{path.name}",
             "description": recipe.description,
             "format_version": version,
             "file_sha256": hashlib.sha256(data).hexdigest(),
             "decoded": decoded_hashes(data),
-        })
+        }
+        if entry["decoded"].get("color") == "mlp":
+            baked = VECTORS / f"{recipe.name}.baked.npy"
+            np.save(baked, baked_reference(data))
+            entry["baked"] = {"file": f"vectors/{baked.name}", "tolerance": BAKED_TOLERANCE}
+        manifest["vectors"].append(entry)
         added += 1
         print(f"added {path.relative_to(HERE)} ({len(data):,} bytes)")
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -32,7 +32,7 @@ def summarize(data: bytes) -> dict[str, Any]:
     files the decoder accepts (FormatError otherwise)."""
     container: Container = unpack(data)
     decode_container(container)
-    count, _ = _scene(container.header)
+    count, _, color = _scene(container.header)
     grid, _ = valid_cells(container, count)
     header = container.header
     encoder = header.get("encoder")
@@ -54,6 +54,11 @@ def summarize(data: bytes) -> dict[str, Any]:
             if entry["codec"] == "vq":
                 row["codebook_size"] = entry["codebook"]["size"]
             attributes.append(row)
+        if color == "mlp":  # the colour decoder's weights (checked by the decode above)
+            entry = header["color_mlp"]
+            size = len(container.chunks[entry["weights"]][1])
+            accounted += size
+            attributes.append({"attribute": "color_mlp", "codec": "mlp", "coding": "weights", "bits": 32, "bytes": size})
     except (KeyError, TypeError, IndexError) as exc:
         raise FormatError(f"header attribute entries are malformed ({exc})") from None
     total = len(data)

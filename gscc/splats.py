@@ -14,13 +14,18 @@ Attributes are stored in the parameterisation of the standard 3DGS `.ply`:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import InputError
 
+if TYPE_CHECKING:
+    from .color_mlp import ColorMLP
+
 SH_C0 = 0.28209479177387814
 MAX_SH_DEGREE = 3
+MAX_BAKE_DIRECTIONS = 4096
 
 
 def num_sh_rest(degree: int) -> int:
@@ -101,3 +106,60 @@ class SplatSet:
         k = num_sh_rest(sh_degree)
         z = np.zeros
         return SplatSet(z((0, 3)), z((0, 3)), z((0, 4)), z((0,)), z((0, 3)), z((0, k, 3)))
+
+
+GEOMETRY = ("means", "scales", "quats", "opacities")
+
+
+@dataclass
+class FeatureSplats:
+    """Splats coloured by a shared MLP instead of per-splat SH (a feature-based model).
+
+    ``means``, ``scales``, ``quats`` and ``opacities`` as in :class:`SplatSet`; ``features``
+    (N, F) float32 feed ``decoder`` (:class:`gscc.color_mlp.ColorMLP`) with the viewing
+    direction. :meth:`baked` turns them into a standard SplatSet of SH degree
+    ``sh_degree``, fitted at ``bake_directions`` directions (what a `.ply` can carry).
+    """
+
+    means: np.ndarray
+    scales: np.ndarray
+    quats: np.ndarray
+    opacities: np.ndarray
+    features: np.ndarray
+    decoder: "ColorMLP"
+    sh_degree: int = 3
+    bake_directions: int = 64
+
+    def __post_init__(self) -> None:
+        for name in GEOMETRY + ("features",):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float32))
+        self.opacities = self.opacities.reshape(-1)
+        n = self.means.shape[0]
+        expected = {"means": (n, 3), "scales": (n, 3), "quats": (n, 4), "opacities": (n,),
+                    "features": (n, self.decoder.feature_dim)}
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+        if not 0 <= self.sh_degree <= MAX_SH_DEGREE:
+            raise ValueError(f"bake SH degree must lie in 0..{MAX_SH_DEGREE}, got {self.sh_degree}")
+        if not (self.sh_degree + 1) ** 2 <= self.bake_directions <= MAX_BAKE_DIRECTIONS:
+            raise ValueError(
+                f"bake directions must lie in {(self.sh_degree + 1) ** 2}..{MAX_BAKE_DIRECTIONS}, got {self.bake_directions}"
+            )
+
+    @property
+    def count(self) -> int:
+        return int(self.means.shape[0])
+
+    def subset(self, index: np.ndarray) -> "FeatureSplats":
+        arrays = {name: getattr(self, name)[index] for name in GEOMETRY + ("features",)}
+        return FeatureSplats(**arrays, decoder=self.decoder, sh_degree=self.sh_degree,
+                             bake_directions=self.bake_directions)
+
+    def is_finite(self) -> bool:
+        return all(bool(np.isfinite(getattr(self, name)).all()) for name in GEOMETRY + ("features",))
+
+    def baked(self) -> SplatSet:
+        """The same splats with SH colours fitted to the decoder's (gscc.color_mlp)."""
+        sh = self.decoder.bake(self.features, self.sh_degree, self.bake_directions)
+        return SplatSet(sh0=sh[:, 0, :], shN=sh[:, 1:, :], **{name: getattr(self, name) for name in GEOMETRY})

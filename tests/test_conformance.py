@@ -6,10 +6,12 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gscc.codec.attributes import attribute_arrays
-from gscc.codec.decoder import decode
+from gscc.codec.decoder import decode, decode_scene
+from gscc.splats import FeatureSplats
 
 ROOT = Path(__file__).resolve().parents[1] / "conformance"
 MANIFEST = json.loads((ROOT / "manifest.json").read_text())["vectors"]
@@ -20,16 +22,39 @@ def test_manifest_covers_the_codec_paths() -> None:
     assert {"plant-png", "plant-ans", "sh3-vq-ans", "sh3-scalar-png", "one-splat"} <= names
     degrees = {entry["decoded"]["sh_degree"] for entry in MANIFEST}
     assert degrees == {0, 1, 2, 3}
+    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1"}
+    assert any(entry["decoded"].get("color") == "mlp" for entry in MANIFEST)
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["name"] for e in MANIFEST])
 def test_vector_decodes_bit_exactly(entry: dict) -> None:
     data = (ROOT / entry["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["file_sha256"], "vector file was changed"
-    splats = decode(data)
+    scene = decode_scene(data)
     expected = entry["decoded"]
-    assert splats.count == expected["count"]
-    assert splats.sh_degree == expected["sh_degree"]
-    for name, array in attribute_arrays(splats).items():
-        digest = hashlib.sha256(array.astype("<f4").tobytes()).hexdigest()
-        assert digest == expected["arrays"][name], f"{name} differs from the vector"
+    assert scene.count == expected["count"]
+    assert scene.sh_degree == expected["sh_degree"]
+    arrays = attribute_arrays(scene)
+    assert set(arrays) == set(expected["arrays"])
+    for name, array in arrays.items():
+        assert sha256(array.astype("<f4")) == expected["arrays"][name], f"{name} differs from the vector"
+    assert isinstance(scene, FeatureSplats) == (expected.get("color") == "mlp")
+    if isinstance(scene, FeatureSplats):
+        mlp = expected["color_mlp"]
+        assert (scene.decoder.view_sh_degree, scene.bake_directions) == (mlp["view_sh_degree"], mlp["bake_directions"])
+        weights = scene.decoder.to_arrays()
+        assert {name: sha256(a) for name, a in weights.items()} == mlp["weights"]
+
+
+@pytest.mark.parametrize("entry", [e for e in MANIFEST if "baked" in e], ids=lambda e: e["name"])
+def test_mlp_vector_bakes_to_its_reference_sh(entry: dict) -> None:
+    """Baking is a float computation, not exact decoding: within the stated tolerance."""
+    baked = decode((ROOT / entry["file"]).read_bytes())
+    reference = np.load(ROOT / entry["baked"]["file"])
+    coeffs = np.concatenate([baked.sh0[:, None, :], baked.shN], axis=1)
+    assert coeffs.shape == reference.shape
+    np.testing.assert_allclose(coeffs, reference, rtol=0, atol=entry["baked"]["tolerance"])
+
+
+def sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()

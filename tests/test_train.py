@@ -256,7 +256,7 @@ def test_vanilla_initialisation_follows_3dgs():
 
 def test_feature_model_bakes_its_colours_into_sh():
     from gscc.model import ModelConfig, create, from_params
-    from gscc.model.features import sphere_directions
+    from gscc.sh_basis import sphere_directions
     from gscc.render.sh import eval_sh_colors
 
     torch.manual_seed(0)
@@ -270,7 +270,7 @@ def test_feature_model_bakes_its_colours_into_sh():
     sh = torch.from_numpy(np.concatenate([splats.sh0[:, None], splats.shN], axis=1))
     means = torch.from_numpy(splats.means)
     errors = []
-    for direction in sphere_directions(25):  # other directions than the fit's
+    for direction in torch.from_numpy(sphere_directions(25)).float():  # other directions than the fit's
         center = means.mean(dim=0) - 10.0 * direction  # a far camera looking along the direction
         dirs = means - center
         dirs = dirs / dirs.norm(dim=-1, keepdim=True)

@@ -1,7 +1,8 @@
 """The attributes a static scene is coded as, and how each is prepared by default.
 
-Every attribute is an (N, C) float array taken from a SplatSet; the decoder rebuilds the
-SplatSet from the same arrays. ``shN`` is flattened coefficient-major (k * 3 + channel).
+Every attribute is an (N, C) float array taken from a SplatSet (SH colours: ``sh0`` and
+``shN``) or a FeatureSplats (MLP colours: ``features``); the decoder rebuilds the scene
+from the same arrays. ``shN`` is flattened coefficient-major (k * 3 + channel).
 """
 
 from __future__ import annotations
@@ -10,18 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..splats import SplatSet, num_sh_rest
+from ..splats import FeatureSplats, SplatSet
 
 
 @dataclass(frozen=True)
 class Attribute:
     name: str
     transform: str  # see gscc.codec.quantize.TRANSFORMS
-
-    def channels(self, sh_degree: int) -> int:
-        return {"means": 3, "scales": 3, "quats": 4, "opacities": 1, "sh0": 3}.get(
-            self.name, 3 * num_sh_rest(sh_degree)
-        )
 
 
 ATTRIBUTES = (
@@ -31,20 +27,26 @@ ATTRIBUTES = (
     Attribute("opacities", "sigmoid"),
     Attribute("sh0", "identity"),
     Attribute("shN", "identity"),
+    Attribute("features", "identity"),
 )
 ATTRIBUTE_NAMES = tuple(a.name for a in ATTRIBUTES)
 
 
-def attribute_arrays(splats: SplatSet) -> dict[str, np.ndarray]:
+def attribute_arrays(splats: SplatSet | FeatureSplats) -> dict[str, np.ndarray]:
+    """The (N, C) arrays of the attributes a scene is coded with, in ATTRIBUTES order."""
     n = splats.count
-    return {
+    arrays = {
         "means": splats.means,
         "scales": splats.scales,
         "quats": splats.quats,
         "opacities": splats.opacities.reshape(n, 1),
-        "sh0": splats.sh0,
-        "shN": splats.shN.reshape(n, -1),
     }
+    if isinstance(splats, FeatureSplats):
+        arrays["features"] = splats.features
+    else:
+        arrays["sh0"] = splats.sh0
+        arrays["shN"] = splats.shN.reshape(n, -1)
+    return arrays
 
 
 def splats_from_arrays(arrays: dict[str, np.ndarray]) -> SplatSet:

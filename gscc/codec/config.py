@@ -19,6 +19,7 @@ TRANSFORM_CHOICES = {
     "opacities": ("sigmoid", "identity"),
     "sh0": ("identity",),
     "shN": ("identity",),
+    "features": ("identity",),
 }
 
 
@@ -76,6 +77,7 @@ class EncodeConfig:
             "opacities": self.opacity_bits,
             "sh0": self.color_bits,
             "shN": self.sh_bits,
+            "features": self.color_bits,  # the colour of an MLP-coloured scene
         }[attribute]
 
     def transform_for(self, attribute: str, default: str) -> str:

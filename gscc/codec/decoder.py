@@ -1,18 +1,26 @@
-"""The static decoder: `.gsc` bytes to a SplatSet. numpy, pillow, constriction, msgpack only."""
+"""The static decoder: `.gsc` bytes to splats. numpy, pillow, constriction, msgpack only.
+
+:func:`decode_scene` gives what the file holds: a SplatSet (SH colours) or, for an
+MLP-coloured scene (format 1.1), a FeatureSplats with its colour decoder.
+:func:`decode` always gives a SplatSet, baking an MLP-coloured scene's colours into SH.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..container import Container, unpack
+from ..color_mlp import ColorMLP
+from ..container import FEATURES_VERSION, Container, unpack, unpack_weights
 from ..errors import FormatError
-from ..splats import MAX_SH_DEGREE, SplatSet
-from .attributes import ATTRIBUTES, splats_from_arrays
+from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
+from .attributes import splats_from_arrays
 from .lossless import decode_plane
 from .quantize import TRANSFORMS, QuantParams, dequantize, inverse_transform
 from .vq import decode_vq
 
 MAX_SPLATS = 1 << 26
+COLORS = ("sh", "mlp")
+GEOMETRY_CHANNELS = {"means": 3, "scales": 3, "quats": 4, "opacities": 1}
 
 
 def _int_field(mapping: object, key: str, low: int, high: int) -> int:
@@ -22,11 +30,36 @@ def _int_field(mapping: object, key: str, low: int, high: int) -> int:
     return value
 
 
-def _scene(header: dict) -> tuple[int, int]:
+def _scene(header: dict) -> tuple[int, int, str]:
+    """Splat count, SH degree and colour kind (``sh``, or ``mlp`` from format 1.1)."""
     scene = header.get("scene")
     if not isinstance(scene, dict) or scene.get("kind") != "static":
         raise FormatError("header describes no static scene")
-    return _int_field(scene, "count", 1, MAX_SPLATS), _int_field(scene, "sh_degree", 0, MAX_SH_DEGREE)
+    color = scene.get("color", "sh")
+    if color not in COLORS:
+        raise FormatError(f"unknown scene colour {color!r}")
+    return _int_field(scene, "count", 1, MAX_SPLATS), _int_field(scene, "sh_degree", 0, MAX_SH_DEGREE), color
+
+
+def color_mlp(container: Container, sh_degree: int) -> tuple[ColorMLP, int]:
+    """The colour decoder of an MLP-coloured scene and its bake direction count."""
+    if container.version < FEATURES_VERSION:
+        raise FormatError("an MLP-coloured scene needs format %d.%d or later" % FEATURES_VERSION)
+    entry = container.header.get("color_mlp")
+    if not isinstance(entry, dict):
+        raise FormatError("MLP-coloured scene without a color_mlp entry")
+    view_degree = _int_field(entry, "view_sh_degree", 0, MAX_SH_DEGREE)
+    directions = _int_field(entry, "bake_directions", (sh_degree + 1) ** 2, MAX_BAKE_DIRECTIONS)
+    arrays = unpack_weights(container.chunk(entry.get("weights"), "weights"))
+    try:
+        mlp = ColorMLP.from_arrays(arrays, view_degree)
+    except ValueError as exc:
+        raise FormatError(f"color_mlp weights: {exc}") from None
+    if _int_field(entry, "layers", 1, 1 << 16) != len(mlp.layers):
+        raise FormatError(f"color_mlp says {entry['layers']} layers, its weights hold {len(mlp.layers)}")
+    if _int_field(entry, "feature_dim", 1, 1 << 16) != mlp.feature_dim:
+        raise FormatError(f"color_mlp says {entry['feature_dim']} features, its weights take {mlp.feature_dim}")
+    return mlp, directions
 
 
 def valid_cells(container: Container, count: int) -> tuple[tuple[int, int], np.ndarray]:
@@ -73,28 +106,47 @@ def decode_attribute(container: Container, entry: object, grid: tuple[int, int],
     return inverse_transform(transform, dequantize(plane.reshape(-1, channels), quant))
 
 
-def decode_container(container: Container) -> SplatSet:
-    count, sh_degree = _scene(container.header)
+def decode_container(container: Container) -> SplatSet | FeatureSplats:
+    count, sh_degree, color = _scene(container.header)
     grid, cells = valid_cells(container, count)
     entries = container.header.get("attributes")
     if not isinstance(entries, dict):
         raise FormatError("header has no attribute map")
-    if sh_degree == 0 and "shN" in entries:
-        raise FormatError("header has an shN attribute for SH degree 0")
+    channels = dict(GEOMETRY_CHANNELS)
+    if color == "mlp":
+        mlp, directions = color_mlp(container, sh_degree)
+        channels["features"] = mlp.feature_dim
+    else:
+        channels["sh0"] = 3
+        if sh_degree > 0:
+            channels["shN"] = 3 * num_sh_rest(sh_degree)
+    misplaced = sorted({"sh0", "shN", "features"} & set(entries) - set(channels))
+    if misplaced:
+        raise FormatError(
+            f"header has attribute {misplaced[0]!r}, which a scene of {color} colours and SH degree {sh_degree} does not have"
+        )
     arrays = {}
     with np.errstate(all="ignore"):
-        for attribute in ATTRIBUTES:
-            channels = attribute.channels(sh_degree)
-            if channels == 0:
-                arrays[attribute.name] = np.zeros((count, 0), np.float32)
-                continue
-            if attribute.name not in entries:
-                raise FormatError(f"header lacks attribute {attribute.name!r}")
-            values = decode_attribute(container, entries[attribute.name], grid, channels)
-            arrays[attribute.name] = values[cells].astype(np.float32)
+        for name, width in channels.items():
+            if name not in entries:
+                raise FormatError(f"header lacks attribute {name!r}")
+            values = decode_attribute(container, entries[name], grid, width)
+            arrays[name] = values[cells].astype(np.float32)
+    if color == "mlp":
+        geometry = {name: arrays[name] for name in GEOMETRY}
+        return FeatureSplats(**geometry, features=arrays["features"], decoder=mlp, sh_degree=sh_degree,
+                             bake_directions=directions)
+    arrays.setdefault("shN", np.zeros((count, 0), np.float32))
     return splats_from_arrays(arrays)
 
 
-def decode(data: bytes) -> SplatSet:
-    """Decode the bytes of a `.gsc` file. Raises FormatError for anything malformed."""
+def decode_scene(data: bytes) -> SplatSet | FeatureSplats:
+    """What a `.gsc` file holds. Raises FormatError for anything malformed."""
     return decode_container(unpack(data))
+
+
+def decode(data: bytes) -> SplatSet:
+    """Decode the bytes of a `.gsc` file to SH splats (an MLP-coloured scene baked).
+    Raises FormatError for anything malformed."""
+    scene = decode_scene(data)
+    return scene.baked() if isinstance(scene, FeatureSplats) else scene

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..container import Container, pack
-from ..splats import SplatSet
+from ..container import FEATURES_VERSION, Container, pack
+from ..splats import FeatureSplats, SplatSet
+from ..container import pack_weights
 from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
@@ -17,8 +18,9 @@ from .prune import keep_mask
 from .quantize import fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
 
-# Relative weight of each attribute in the sorting features (after per-column normalisation).
-SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "scales": 0.5, "opacities": 0.3, "quats": 0.2}
+# Relative weight of each attribute in the sorting features (after per-column normalisation);
+# a scene has either sh0 (SH colours) or features (MLP colours).
+SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "features": 0.3, "scales": 0.5, "opacities": 0.3, "quats": 0.2}
 
 
 def grid_order(prepared: dict[str, np.ndarray], n: int, config: EncodeConfig) -> tuple[tuple[int, int], np.ndarray]:
@@ -29,6 +31,8 @@ def grid_order(prepared: dict[str, np.ndarray], n: int, config: EncodeConfig) ->
     from .sort import PlasConfig, plas_sort  # torch: only when sorting
     columns, weights = [], []
     for name, weight in SORT_WEIGHTS.items():
+        if name not in prepared:
+            continue
         columns.append(prepared[name])
         weights += [weight] * prepared[name].shape[1]
     features = np.concatenate(columns, axis=1).astype(np.float32)
@@ -65,22 +69,24 @@ class Encoded:
     source_index: np.ndarray  # (decoded count,) indices into the input SplatSet
 
 
-def encode(splats: SplatSet, config: EncodeConfig = EncodeConfig()) -> bytes:
-    """Encode a SplatSet into the bytes of a `.gsc` file (deterministic for a config)."""
+def encode(splats: SplatSet | FeatureSplats, config: EncodeConfig = EncodeConfig()) -> bytes:
+    """Encode splats (SH- or MLP-coloured) into the bytes of a `.gsc` file (deterministic
+    for a config)."""
     return encode_tracked(splats, config).data
 
 
-def encode_tracked(splats: SplatSet, config: EncodeConfig = EncodeConfig()) -> Encoded:
+def encode_tracked(splats: SplatSet | FeatureSplats, config: EncodeConfig = EncodeConfig()) -> Encoded:
     """Like :func:`encode`, also telling where each decoded splat came from."""
     input_count = splats.count
     kept = np.flatnonzero(keep_mask(splats, config.prune))
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     arrays = attribute_arrays(splats)
-    transforms = {a.name: config.transform_for(a.name, a.transform) for a in ATTRIBUTES}
+    coded = [a for a in ATTRIBUTES if a.name in arrays]
+    transforms = {a.name: config.transform_for(a.name, a.transform) for a in coded}
     prepared = {
         a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
-        for a in ATTRIBUTES
+        for a in coded
     }
     shape, order = grid_order(prepared, n, config)
     source = fill_padding(order, n)
@@ -89,7 +95,7 @@ def encode_tracked(splats: SplatSet, config: EncodeConfig = EncodeConfig()) -> E
     container = Container(header={})
     padding_chunk = container.add_chunk("raw", padding.tobytes()) if len(padding) else None
     entries: dict[str, dict] = {}
-    for attribute in ATTRIBUTES:
+    for attribute in coded:
         values = prepared[attribute.name]
         if values.shape[1] == 0:
             continue
@@ -106,10 +112,27 @@ def encode_tracked(splats: SplatSet, config: EncodeConfig = EncodeConfig()) -> E
             "quant": quant.to_header(),
             "coding": encode_plane(container, plane, bits, config.coder),
         }
-    container.header = {
-        "scene": {"kind": "static", "count": n, "sh_degree": splats.sh_degree},
+    scene = {"kind": "static", "count": n, "sh_degree": splats.sh_degree}
+    container.header = {"scene": scene}
+    if isinstance(splats, FeatureSplats):
+        scene["color"] = "mlp"
+        container.header["color_mlp"] = color_mlp_entry(container, splats)
+        container.version = FEATURES_VERSION
+    container.header.update({
         "grid": {"height": shape[0], "width": shape[1], "padding": padding_chunk},
         "attributes": entries,
         "encoder": {"name": "gscc", "version": __version__, "input_count": input_count, "settings": config.to_dict()},
-    }
+    })
     return Encoded(pack(container), kept[order[order < n]])
+
+
+def color_mlp_entry(container: Container, splats: FeatureSplats) -> dict:
+    """The header entry of an MLP-coloured scene's decoder; its weights go in a chunk."""
+    mlp = splats.decoder
+    return {
+        "weights": container.add_chunk("weights", pack_weights(mlp.to_arrays())),
+        "layers": len(mlp.layers),
+        "feature_dim": mlp.feature_dim,
+        "view_sh_degree": mlp.view_sh_degree,
+        "bake_directions": splats.bake_directions,
+    }

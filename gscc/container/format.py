@@ -26,7 +26,8 @@ import msgpack
 from ..errors import FormatError
 
 MAGIC = b"\x89GSC\r\n\x1a\n"
-VERSION = (1, 0)
+VERSION = (1, 0)  # what a file is written as unless it uses a later addition...
+FEATURES_VERSION = (1, 1)  # ...such as MLP-coloured scenes (spec/static.md)
 PREAMBLE = struct.Struct("<8sHHII")
 CHUNK_TYPES = ("png", "ans", "raw", "weights")
 MAX_HEADER_BYTES = 16 << 20

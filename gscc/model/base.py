@@ -12,7 +12,7 @@ import torch
 from ..cameras import Camera
 from ..errors import InputError
 from ..render import Gaussians, RenderOutput
-from ..splats import SplatSet
+from ..splats import FeatureSplats, SplatSet
 
 # Nearest neighbours averaged for the initial scale of a splat (as 3DGS: the three closest).
 INIT_NEIGHBOURS = 3
@@ -174,7 +174,12 @@ class Representation:
             raise ValueError(f"{self.name} has no shared weights, got {', '.join(arrays)}")
 
     def export(self) -> SplatSet:
+        """The trained splats as a standard SH SplatSet (what a `.ply` holds)."""
         raise NotImplementedError
+
+    def export_scene(self) -> SplatSet | FeatureSplats:
+        """The trained splats as the `.gsc` file should carry them (default: :meth:`export`)."""
+        return self.export()
 
     def geometry_arrays(self) -> dict[str, np.ndarray]:
         p = {name: t.detach().cpu().float().numpy() for name, t in self.params.items()}

@@ -12,19 +12,19 @@ The decoder's weights are not per splat: :meth:`FeatureModel.shared_state` gives
 named float32 arrays (``layers.{i}.weight`` (out, in), ``layers.{i}.bias`` (out,)), the form
 the checkpoint stores and the ``.gsc`` weights chunk can carry.
 
-Export (baking): the standard ``.ply``/``.gsc`` path carries SH colours, so
-:meth:`FeatureModel.export` evaluates the decoder *per splat* on its own feature vector for
-``bake_directions`` directions spread evenly over the sphere (a Fibonacci lattice) and fits
-the SH coefficients of degree ``bake_sh_degree`` to those colours by least squares (one
-pseudo-inverse shared by every splat). The baked splats render each splat with the colour
-the MLP gives its own feature; the training render decodes the blend of the features of
-overlapping splats instead, so the two agree exactly where one splat dominates a pixel and
+Export: :meth:`FeatureModel.export_scene` gives the trained splats as they are, a
+:class:`gscc.splats.FeatureSplats` with the decoder as a numpy :class:`gscc.color_mlp.ColorMLP`
+(what ``scene.gsc`` carries: features plus a weights chunk). The standard ``.ply`` carries SH
+colours, so :meth:`FeatureModel.export` bakes them (``FeatureSplats.baked``): the decoder is
+evaluated *per splat* on its own feature vector for ``bake_directions`` directions spread
+evenly over the sphere and SH coefficients of degree ``bake_sh_degree`` are fitted to those
+colours by least squares. The baked splats render each splat with the colour the MLP gives
+its own feature; the training render decodes the blend of the features of overlapping
+splats instead, so the two agree exactly where one splat dominates a pixel and
 approximately elsewhere (``metrics.json`` reports both).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -32,12 +32,12 @@ import torch
 from ..cameras import Camera
 from ..render import Gaussians, RenderOutput, render
 from ..render.sh import sh_basis
-from ..splats import SplatSet
+from ..color_mlp import ColorMLP
+from ..splats import FeatureSplats, SplatSet
 from .base import ModelConfig, Representation, check_colors, geometry_params, to_parameter_dict
 
 ALPHA_FLOOR = 1e-6  # the division by alpha leaves pixels no splat covers at feature zero
 INIT_FEATURE_STD = 0.1
-BAKE_CHUNK = 16384  # splats baked at a time (bounds the memory of the decoder's activations)
 
 
 class ColorDecoder(torch.nn.Module):
@@ -66,15 +66,6 @@ def pixel_directions(camera: Camera) -> torch.Tensor:
     rotation = torch.as_tensor(camera.world_to_camera[:3, :3], dtype=torch.float64)
     world = local @ rotation  # R^T d for row vectors d
     return (world / world.norm(dim=-1, keepdim=True)).float()
-
-
-def sphere_directions(count: int) -> torch.Tensor:
-    """(count, 3) unit vectors spread evenly over the sphere (Fibonacci lattice)."""
-    k = torch.arange(count, dtype=torch.float64) + 0.5
-    z = 1.0 - 2.0 * k / count
-    r = torch.sqrt((1.0 - z * z).clamp_min(0.0))
-    phi = math.pi * (3.0 - math.sqrt(5.0)) * k
-    return torch.stack([r * torch.cos(phi), r * torch.sin(phi), z], dim=-1).float()
 
 
 class FeatureModel(Representation):
@@ -141,27 +132,18 @@ class FeatureModel(Representation):
             state[name] = tensor
         self.decoder.load_state_dict(state)
 
-    @torch.no_grad()
-    def bake_sh(self) -> torch.Tensor:
-        """(N, (bake_sh_degree + 1)², 3) SH coefficients fitted to each splat's decoded colour."""
-        degree = self.config.bake_sh_degree
-        directions = sphere_directions(self.config.bake_directions)  # (K, 3)
-        basis = sh_basis(degree, directions.double())  # (K, B)
-        solve = torch.linalg.pinv(basis).float()  # (B, K)
-        view = sh_basis(self.config.view_sh_degree, directions)  # (K, V)
-        features = self.params["features"].detach()
-        k, n = len(directions), features.shape[0]
-        out = torch.empty(n, basis.shape[1], 3)
-        for lo in range(0, n, BAKE_CHUNK):
-            f = features[lo : lo + BAKE_CHUNK]
-            m = f.shape[0]
-            rgb = self.decoder(
-                f[:, None, :].expand(m, k, f.shape[1]).reshape(m * k, -1), view.repeat(m, 1)
-            ).reshape(m, k, 3)
-            out[lo : lo + m] = torch.einsum("bk,nkc->nbc", solve, rgb - 0.5)
-        return out
+    def export_scene(self) -> FeatureSplats:
+        """The splats with their features and the decoder (see the module docstring)."""
+        decoder = ColorMLP.from_arrays(self.shared_state(), self.config.view_sh_degree)
+        features = self.params["features"].detach().cpu().float().numpy()
+        return FeatureSplats(
+            features=features,
+            decoder=decoder,
+            sh_degree=self.config.bake_sh_degree,
+            bake_directions=self.config.bake_directions,
+            **self.geometry_arrays(),
+        )
 
     def export(self) -> SplatSet:
         """Splats with SH colours baked from the decoder (see the module docstring)."""
-        sh = self.bake_sh().numpy()
-        return SplatSet(sh0=sh[:, 0, :], shN=sh[:, 1:, :], **self.geometry_arrays())
+        return self.export_scene().baked()

@@ -1,7 +1,8 @@
 """What a finished run leaves in its folder, besides ``config.json`` and ``ckpt.pt``:
 
 - ``splats.ply``: the trained splats (a feature model's with baked SH colours);
-- ``scene.gsc``: those splats encoded with the config's codec preset (``default``);
+- ``scene.gsc``: the trained scene encoded with the config's codec settings (``default``
+  preset): SH splats, or for a feature model its features and colour decoder (format 1.1);
 - ``metrics.json``: PSNR/SSIM per held-out view and their means for the trained model
   (``trained``), for a feature model also for its exported splats (``exported``), and for
   the decoded ``scene.gsc`` (``gsc``, with its size in bytes and splat count); the splat
@@ -25,7 +26,7 @@ from ..data import Frame
 from ..eval.render_views import to_uint8, write_png
 from ..io import write_ply
 from ..io.atomic import write_bytes_atomically
-from ..splats import SplatSet
+from ..splats import FeatureSplats, SplatSet
 from .evaluation import RenderFn, score_views, splat_renderer
 
 PLY_NAME = "splats.ply"
@@ -67,7 +68,7 @@ def write_renders(folder: Path, render_fn: RenderFn, frames: list[Frame]) -> lis
 
 def export_run(
     folder: Path,
-    splats: SplatSet,
+    scene: SplatSet | FeatureSplats,
     *,
     trained: RenderFn,
     frames: list[Frame],
@@ -76,12 +77,13 @@ def export_run(
     device: torch.device,
     codec,
     render_count: int,
-    exported_differs: bool,
     summary: dict,
 ) -> dict:
     """Write splats.ply, scene.gsc, renders/ and metrics.json; returns the metrics."""
+    exported_differs = isinstance(scene, FeatureSplats)  # the .ply has baked colours
+    splats = scene.baked() if exported_differs else scene
     write_ply(splats, folder / PLY_NAME)
-    data = encode(splats, codec)
+    data = encode(scene, codec)
     write_bytes_atomically(folder / GSC_NAME, data)
     decoded = decode(data)
 

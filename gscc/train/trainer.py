@@ -300,10 +300,10 @@ class Trainer:
             "history": self.history,
         }
         with torch.no_grad():
-            splats = self.model.export()
+            scene = self.model.export_scene()
         return export_run(
             self.run_dir,
-            splats,
+            scene,
             trained=model_renderer(self.model, last, self.background, c.backend),
             frames=self.test_frames,
             background=self.background,
@@ -311,7 +311,6 @@ class Trainer:
             device=self.device,
             codec=c.codec_config(),
             render_count=c.test_renders,
-            exported_differs=self.model.name != "vanilla",
             summary=summary,
         )
 
