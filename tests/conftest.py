@@ -17,6 +17,7 @@ from gscc.splats import SplatSet
 from gscc.synthetic import random_splats
 
 SHARED_SPLATS = Path(__file__).resolve().parents[2] / "shared" / "data" / "splats"
+LEGO = Path(__file__).resolve().parents[2] / "shared" / "data" / "lego"
 PACKAGED_SAMPLE = Path(__file__).resolve().parents[1] / "gscc" / "samples" / "plant-20k.splat"
 SMALL_COUNT = 3000
 
@@ -34,6 +35,14 @@ def shared_splats() -> Path:
     if not SHARED_SPLATS.is_dir():
         pytest.skip(f"shared splat data not found at {SHARED_SPLATS}")
     return SHARED_SPLATS
+
+
+@pytest.fixture(scope="session")
+def lego() -> Path:
+    """The shared NeRF-synthetic lego scene (skips the test where it is missing)."""
+    if not (LEGO / "transforms_train.json").is_file():
+        pytest.skip(f"lego dataset not found at {LEGO}")
+    return LEGO
 
 
 @pytest.fixture(scope="session")

@@ -17,21 +17,12 @@ from PIL import Image
 
 from conftest import PACKAGED_SAMPLE
 from gscc.cameras import Camera, load_cameras, load_views, parse_orbit_spec
-from gscc.cameras.colmap import load_colmap
 from gscc.cameras.nerf import blender_to_opencv, load_transforms, opencv_to_blender
 from gscc.cameras.orbit import bounding_sphere, look_at, orbit_cameras
 from gscc.errors import InputError
 from gscc.io import load_splats
 
-LEGO = Path(__file__).resolve().parents[2] / "shared" / "data" / "lego"
 LEGO_FOV_X = 0.6911112070083618
-
-
-@pytest.fixture(scope="module")
-def lego() -> Path:
-    if not (LEGO / "transforms_train.json").is_file():
-        pytest.skip(f"lego dataset not found at {LEGO}")
-    return LEGO
 
 
 def project(camera: Camera, point) -> tuple[float, float, float]:

@@ -16,19 +16,12 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import LEGO
 from gscc.cameras import Camera, load_cameras
 from gscc.data import Frame, SceneDataset, detect_kind, load_dataset, random_points
 from gscc.errors import InputError
 
-LEGO = Path(__file__).resolve().parents[2] / "shared" / "data" / "lego"
 LEGO_FX = 0.5 * 800 / np.tan(0.5 * 0.6911112070083618)
-
-
-@pytest.fixture(scope="module")
-def lego() -> Path:
-    if not (LEGO / "transforms_train.json").is_file():
-        pytest.skip(f"lego dataset not found at {LEGO}")
-    return LEGO
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +25,6 @@ from gscc.io import load_splats
 from gscc.train.config import PRESETS, TrainConfig, build_config
 from gscc.train.trainer import load_training_data, train
 
-LEGO = Path(__file__).resolve().parents[2] / "shared" / "data" / "lego"
 QUIET = Console(stderr=True, quiet=True)
 SMALL = dict(resolution=40, max_views=6, init_points=1500, eval_every=0, save_every=0, test_renders=2, codec_sort="none")
 
@@ -35,13 +33,6 @@ def small_config(**overrides) -> TrainConfig:
     settings = {**SMALL, **overrides}
     assignments = [f"strategy.{k}={v}" for k, v in settings.pop("strategy_settings", {}).items()]
     return build_config("default", assignments, **settings)
-
-
-@pytest.fixture(scope="module")
-def lego() -> Path:
-    if not (LEGO / "transforms_train.json").is_file():
-        pytest.skip(f"lego dataset not found at {LEGO}")
-    return LEGO
 
 
 @pytest.fixture(scope="module")
