@@ -400,9 +400,11 @@ class Representation(str, Enum):
 @app.command()
 def train(
     scene: Path = typer.Argument(..., help="A dataset folder: a COLMAP scene or a NeRF scene (transforms*.json)."),
-    output: Path = typer.Option(..., "-o", "--output", help="The run folder (config, checkpoint, splats, metrics)."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="The run folder (config, checkpoint, splats, metrics); default runs/SCENE."
+    ),
     preset: Optional[TrainPreset] = typer.Option(
-        None, help="Named settings (default when omitted); cpu-fast suits a CPU-only machine."
+        None, help="Named settings; when omitted, default on a CUDA machine and cpu-fast on a CPU-only one."
     ),
     iterations: Optional[int] = typer.Option(None, min=1, help="Training steps."),
     downscale: Optional[float] = typer.Option(None, min=1.0, help="Divide the image size by this."),
@@ -418,12 +420,14 @@ def train(
 ) -> None:
     """Train splats on posed images; writes splats.ply, scene.gsc and metrics.json."""
     from .data import detect_kind
-    from .train.config import build_config
+    from .train.config import build_config, machine_preset
     from .train.trainer import prepare_run_dir, saved_config, train as run_training
 
     if resume and force:
         raise InputError("give --resume or --force, not both")
     kind = detect_kind(scene)
+    if output is None:
+        output = Path("runs") / (scene.resolve().name or "scene")
     flags = dict(
         iterations=iterations,
         downscale=downscale,
@@ -433,15 +437,20 @@ def train(
         seed=seed,
     )
     given = preset is not None or settings or any(v is not None for v in flags.values())
-    config = None
+    config, notice = None, None
     if not resume:
-        config = build_config(preset.value if preset else "default", settings, **flags)
+        name = preset.value if preset else machine_preset()
+        if preset is None:
+            notice = f"preset {name} (this machine {'has' if name == 'default' else 'has no'} CUDA GPU; --preset chooses)"
+        config = build_config(name, settings, **flags)
     elif given:  # the settings given must agree with the run's
         base = None if preset is not None else saved_config(output)
         config = build_config(preset.value if preset else None, settings, base=base, **flags)
     prepare_run_dir(output, resume=resume, force=force)
     if not _torch_threads_given():
         _single_torch_thread()
+    if notice:
+        errors.print(notice)
     errors.print(f"training on {scene} ({kind} dataset) into {output}")
     result = run_training(scene, output, config, resume=resume, force=force, console=errors)
     metrics = result.metrics or {}

@@ -222,6 +222,21 @@ def test_cli_trains_and_guards_the_run_folder(monkeypatch, capsys, lego, tmp_pat
     assert torch.get_num_threads() == threads
 
 
+def test_cli_defaults_suit_the_machine(monkeypatch, capsys, lego, tmp_path):
+    """No --preset: cpu-fast without CUDA (the 3DGS schedule would take days on a CPU);
+    no -o: runs/SCENE under the working folder."""
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    args = ["train", lego, "--iterations", "2", "--resolution", "40", "--set", "max_views=3"]
+    args += ["--set", "init_points=200", "--set", "codec_sort=none", "--set", "test_renders=1"]
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert "preset cpu-fast" in err
+    saved = json.loads((tmp_path / "runs" / "lego" / "config.json").read_text())
+    assert saved["sh_degree_interval"] == PRESETS["cpu-fast"]["sh_degree_interval"] and saved["iterations"] == 2
+
+
 # ---- representations ----------------------------------------------------------------------
 
 

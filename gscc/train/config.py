@@ -273,6 +273,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def machine_preset() -> str:
+    """The preset for a run that names none: ``default`` (the 3DGS schedule) where CUDA is,
+    ``cpu-fast`` on a CPU-only machine, where the full schedule would take days."""
+    import torch
+
+    return "default" if torch.cuda.is_available() else "cpu-fast"
+
+
 def preset_overrides(name: str) -> dict[str, Any]:
     try:
         return PRESETS[name]
