@@ -9,6 +9,7 @@ consistent), not the quality a real run reaches.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 import traceback
 
@@ -90,6 +91,17 @@ def test_smoke_run_learns_and_writes_consistent_outputs(dataset, lego, tmp_path,
 
     with Image.open(renders[0]) as image:
         assert image.size == (2 * 40, 40)  # render | ground truth
+
+
+def test_a_time_budget_ends_the_run_early_with_complete_outputs(dataset, lego, tmp_path):
+    config = small_config(iterations=50, time_budget=1e-9)  # spent by the first step
+    result = train(lego, tmp_path / "run", config, console=QUIET, dataset=dataset)
+    assert result.step == 1 and result.metrics is not None
+    assert result.metrics["stopped_by_time_budget"] and result.metrics["planned_iterations"] == 50
+    assert (tmp_path / "run" / "scene.gsc").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+    again = small_config(iterations=50)
+    full = train(lego, tmp_path / "full", replace(again, iterations=3), console=QUIET, dataset=dataset)
+    assert not full.metrics["stopped_by_time_budget"] and full.metrics["iterations"] == 3
 
 
 def test_strategies_change_the_splat_count(dataset, lego, tmp_path):

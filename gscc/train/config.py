@@ -30,6 +30,7 @@ class TrainConfig:
 
     # the run
     iterations: int = 30_000
+    time_budget: float = 0.0  # seconds of optimisation steps after which the run ends early (0: none)
     seed: int = 0
     representation: str = "vanilla"  # gscc.model.REPRESENTATIONS
     strategy: str = "default"  # gscc.train.strategy.STRATEGIES
@@ -165,6 +166,7 @@ def _validate(c: TrainConfig) -> None:
             raise InputError(message)
 
     need(c.iterations >= 1, f"iterations must be at least 1, got {c.iterations}")
+    need(math.isfinite(c.time_budget) and c.time_budget >= 0, f"time_budget must be a number of seconds >= 0, got {c.time_budget}")
     need(c.representation in REPRESENTATIONS, f"unknown representation {c.representation!r}; choose from {', '.join(REPRESENTATIONS)}")
     strategies = _strategies()
     need(c.strategy in strategies, f"unknown strategy {c.strategy!r}; choose from {', '.join(strategies)}")

@@ -12,6 +12,11 @@
    means learning rate), after the optimizers as in gsplat's trainer, so that the step's
    update is never lost to a densification that replaces the parameters.
 
+With a ``time_budget`` the run ends (and finishes, writing its outputs) at the first step
+boundary where the optimisation steps have taken that many seconds, even short of
+``iterations`` (the learning-rate schedules stay those of ``iterations``); the wall clock
+makes such a run's length, unlike everything else, not reproducible.
+
 Every ``eval_every`` steps the held-out views are scored; every ``save_every`` steps (and at
 the end) ``ckpt.pt`` is written, from which ``resume=True`` continues bit for bit (same views,
 same random numbers, same optimizer states). A finished run writes the outputs of
@@ -257,7 +262,7 @@ class Trainer:
         c = self.config
         end = c.iterations if stop_after is None else min(c.iterations, stop_after)
         with TrainProgress(c.iterations, self.step, self.console) as progress:
-            while self.step < end:
+            while self.step < end and not self.out_of_time():
                 started = time.perf_counter()
                 loss, psnr = self.train_step(self.step)
                 self.train_seconds += time.perf_counter() - started
@@ -275,10 +280,14 @@ class Trainer:
                 self.elapsed_seconds += time.perf_counter() - started
         self.save()
         result = TrainResult(self.run_dir, self.step, list(self.losses), history=self.history)
-        if self.step >= c.iterations:
+        if self.step >= c.iterations or self.out_of_time():
             result.metrics = self.finish()
             result.history = self.history
         return result
+
+    def out_of_time(self) -> bool:
+        budget = self.config.time_budget
+        return budget > 0 and self.train_seconds >= budget
 
     def finish(self) -> dict:
         """Write splats.ply, scene.gsc, renders/ and metrics.json."""
@@ -292,6 +301,8 @@ class Trainer:
             "representation": c.representation,
             "strategy": c.strategy,
             "iterations": self.step,
+            "planned_iterations": c.iterations,
+            "stopped_by_time_budget": self.step < c.iterations,
             "training_seconds": round(self.train_seconds, 3),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "train_views": len(self.train_frames),
