@@ -191,9 +191,12 @@ def info(
         print(json.dumps(summary, indent=2))
         return
     scene = summary["scene"]
+    colours = f"SH degree {scene['sh_degree']}"
+    if scene.get("color") == "mlp":
+        colours = f"MLP colours (baked to SH degree {scene['sh_degree']})"
     console.print(
         f"{source}: .gsc {summary['format_version']}, {scene['kind']} scene, {scene['count']:,} splats, "
-        f"SH degree {scene['sh_degree']}, grid {summary['grid']['height']}x{summary['grid']['width']} "
+        f"{colours}, grid {summary['grid']['height']}x{summary['grid']['width']} "
         f"(+{summary['grid']['padding']} padding), encoder {summary['encoder'].get('name', '?')} "
         f"{summary['encoder'].get('version', '?')}"
     )

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..container import FEATURES_VERSION, Container, pack
+from ..container import FEATURES_VERSION, Container, pack, pack_weights
 from ..splats import FeatureSplats, SplatSet
-from ..container import pack_weights
 from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
