@@ -109,7 +109,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=RESULTS / "train_bench.json")
     parser.add_argument("--table-only", action="store_true", help="only tabulate runs already in --out")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log keeps whole columns
 
     runs = [tuple(item.split(":")) for item in args.runs.split(",") if item]
     if any(len(r) != 2 for r in runs):
