@@ -82,7 +82,7 @@ class ColorMLP:
     def from_arrays(cls, arrays: dict[str, np.ndarray], view_sh_degree: int) -> "ColorMLP":
         count = len(arrays) // 2
         expected = {f"layers.{i}.{part}" for i in range(count) for part in ("weight", "bias")}
-        if set(arrays) != expected or len(arrays) % 2:
+        if set(arrays) != expected:  # an odd count never matches
             raise ValueError(f"weights name {sorted(arrays)}, expected layers.0..{count - 1}.weight/bias")
         layers = []
         for i in range(count):

@@ -41,6 +41,13 @@ def sh_degree_for(rest: int) -> int:
     raise InputError(f"{rest} higher-order SH coefficients per channel match no SH degree 0..3")
 
 
+def require_shapes(splats: object, expected: dict[str, tuple]) -> None:
+    """ValueError naming the first array attribute of ``splats`` whose shape differs."""
+    for name, shape in expected.items():
+        if getattr(splats, name).shape != shape:
+            raise ValueError(f"{name} has shape {getattr(splats, name).shape}, expected {shape}")
+
+
 @dataclass
 class SplatSet:
     """A set of static Gaussian splats (see the module docstring for the layout)."""
@@ -69,9 +76,7 @@ class SplatSet:
             "opacities": (n,),
             "sh0": (n, 3),
         }
-        for name, shape in expected.items():
-            if getattr(self, name).shape != shape:
-                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+        require_shapes(self, expected)
         if self.shN.ndim != 3 or self.shN.shape[0] != n or self.shN.shape[2] != 3:
             raise ValueError(f"shN has shape {self.shN.shape}, expected ({n}, K, 3)")
         sh_degree_for(self.shN.shape[1])
@@ -137,9 +142,7 @@ class FeatureSplats:
         n = self.means.shape[0]
         expected = {"means": (n, 3), "scales": (n, 3), "quats": (n, 4), "opacities": (n,),
                     "features": (n, self.decoder.feature_dim)}
-        for name, shape in expected.items():
-            if getattr(self, name).shape != shape:
-                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape}")
+        require_shapes(self, expected)
         if not 0 <= self.sh_degree <= MAX_SH_DEGREE:
             raise ValueError(f"bake SH degree must lie in 0..{MAX_SH_DEGREE}, got {self.sh_degree}")
         if not (self.sh_degree + 1) ** 2 <= self.bake_directions <= MAX_BAKE_DIRECTIONS:
