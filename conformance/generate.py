@@ -45,12 +45,35 @@ def synthetic(n: int, degree: int, seed: int) -> SplatSet:
     return random_splats(n, degree, seed, sh_std=0.2, sh_present=0.9)
 
 
+class LaplaceTables:
+    """A fixed, numpy-only table source (gscc.codec.learned.TableSource) for the learned
+    coding vectors: per channel, a Laplacian over the encoder's symbols centred on the
+    middle symbol (A - 1) / 2 with scale ``A * width`` symbols, integrated over unit bins
+    (the end bins take the tails). Not fitted to anything: a reproducible stand-in for a
+    trained density."""
+
+    name = "laplace"
+    coding = "ans-table"
+
+    def __init__(self, width: float) -> None:
+        self.width = width
+
+    def probabilities(self, quant) -> np.ndarray:
+        alphabet = 1 << quant.bits
+        edges = np.arange(1, alphabet) - 0.5 - (alphabet - 1) / 2  # inner bin edges, centred
+        scale = alphabet * self.width
+        cdf = np.where(edges < 0, 0.5 * np.exp(edges / scale), 1.0 - 0.5 * np.exp(-edges / scale))
+        p = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+        return np.tile(p, (len(quant.lo), 1))
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str
     description: str
     scene: Callable[[], SplatSet | FeatureSplats]
     config: EncodeConfig
+    distributions: Callable[[], dict] | None = None  # attribute -> learned table source
 
 
 RECIPES = [
@@ -82,6 +105,12 @@ RECIPES = [
     Recipe("features-mlp", "format 1.1: an MLP-coloured scene, 97 splats with 8 features each and a "
            "2-hidden-layer colour decoder (view SH degree 2) in a weights chunk, baked to SH degree 3",
            lambda: random_feature_splats(97, seed=7), preset("default")),
+    # format 1.2
+    Recipe("learned-table", "format 1.2: learned table coding (ans-table) of 8-bit scales, quats, opacities "
+           "and sh0 and 6-bit per-coefficient SH degree 1, from fixed Laplacian tables; 16-bit means "
+           "stay empirical ANS (too deep for ans-table); 230 unsorted splats, ANS coder",
+           lambda: synthetic(230, 1, seed=8), preset("high").with_overrides(coder="ans", sort="none", sh_bits=6),
+           lambda: {name: LaplaceTables(0.11) for name in ("means", "scales", "quats", "opacities", "sh0", "shN")}),
 ]
 
 # Baked SH of an MLP-coloured vector are float computations (a least-squares fit to an
@@ -132,7 +161,7 @@ def main() -> int:
         path = VECTORS / f"{recipe.name}.gsc"
         if recipe.name in known or path.exists():
             continue
-        data = encode(recipe.scene(), recipe.config)
+        data = encode(recipe.scene(), recipe.config, recipe.distributions() if recipe.distributions else None)
         version = "%d.%d" % unpack(data).version
         path.write_bytes(data)
         entry = {

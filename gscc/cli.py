@@ -388,6 +388,7 @@ def evaluate(
 
 
 TrainPreset = Enum("TrainPreset", {"cpu_fast": "cpu-fast", "default": "default", "mcmc": "mcmc"}, type=str)
+CompressionPreset = Enum("CompressionPreset", {"none": "none", "gsplat_png": "gsplat-png", "gscodec": "gscodec"}, type=str)
 
 
 class Strategy(str, Enum):
@@ -415,6 +416,9 @@ def train(
     strategy: Optional[Strategy] = typer.Option(None, help="Densification: 3DGS adaptive density control or MCMC."),
     representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, or features with an MLP decoder."),
     seed: Optional[int] = typer.Option(None, help="Seed of every random choice in the run."),
+    compression: Optional[CompressionPreset] = typer.Option(
+        None, help="Compression in the loop: gscodec (simulation, entropy model, SH mask, learned coding), gsplat-png (baseline)."
+    ),
     settings: Optional[list[str]] = typer.Option(
         None, "--set", help="KEY=VALUE for any config field (see config.json), strategy.FIELD=VALUE for the strategy."
     ),
@@ -439,16 +443,19 @@ def train(
         representation=representation.value if representation else None,
         seed=seed,
     )
-    given = preset is not None or settings or any(v is not None for v in flags.values())
+    given = preset is not None or compression is not None or settings or any(v is not None for v in flags.values())
     config, notice = None, None
     if not resume:
         name = preset.value if preset else machine_preset()
         if preset is None:
             notice = f"preset {name} (this machine {'has' if name == 'default' else 'has no'} CUDA GPU; --preset chooses)"
-        config = build_config(name, settings, **flags)
-    elif given:  # the settings given must agree with the run's
+        config = build_config(name, settings, compression=compression.value if compression else None, **flags)
+    elif given or compression is not None:  # the settings given must agree with the run's
         base = None if preset is not None else saved_config(output)
-        config = build_config(preset.value if preset else None, settings, base=base, **flags)
+        config = build_config(
+            preset.value if preset else None, settings, base=base,
+            compression=compression.value if compression else None, **flags,
+        )
     prepare_run_dir(output, resume=resume, force=force)
     if not _torch_threads_given():
         _single_torch_thread()

@@ -16,6 +16,12 @@ def _codings(entry: dict) -> list[tuple[str, dict]]:
     return [("", entry["coding"])]
 
 
+def _coding_name(coding: dict) -> str:
+    """A coding as shown to the user: ``png``, ``ans``, or e.g. ``ans-table (factorized)``."""
+    distribution = coding.get("distribution")
+    return coding["codec"] + (f" ({distribution})" if isinstance(distribution, str) else "")
+
+
 def _plain(value: Any) -> Any:
     """Header values as JSON-friendly data (binary shown as its length)."""
     if isinstance(value, dict):
@@ -43,7 +49,7 @@ def summarize(data: bytes) -> dict[str, Any]:
             parts = _codings(entry)
             size = sum(len(container.chunks[i][1]) for _, coding in parts for i in coding["chunks"])
             accounted += size
-            coders = sorted({coding["codec"] for _, coding in parts})
+            coders = sorted({_coding_name(coding) for _, coding in parts})
             row = {
                 "attribute": name,
                 "codec": entry.get("transform", entry["codec"]),
@@ -51,6 +57,9 @@ def summarize(data: bytes) -> dict[str, Any]:
                 "bits": entry["quant"]["bits"] if "quant" in entry else entry["codebook"]["quant"]["bits"],
                 "bytes": size,
             }
+            distributions = sorted({c["distribution"] for _, c in parts if isinstance(c.get("distribution"), str)})
+            if distributions:
+                row["distribution"] = "+".join(distributions)
             if entry["codec"] == "vq":
                 row["codebook_size"] = entry["codebook"]["size"]
             attributes.append(row)

@@ -22,8 +22,23 @@ def test_manifest_covers_the_codec_paths() -> None:
     assert {"plant-png", "plant-ans", "sh3-vq-ans", "sh3-scalar-png", "one-splat"} <= names
     degrees = {entry["decoded"]["sh_degree"] for entry in MANIFEST}
     assert degrees == {0, 1, 2, 3}
-    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1"}
+    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2"}
     assert any(entry["decoded"].get("color") == "mlp" for entry in MANIFEST)
+
+
+def test_a_vector_codes_attributes_with_learned_tables() -> None:
+    """Format 1.2: ans-table planes of 8 and 6 bits next to an empirical ANS plane."""
+    from gscc.container import unpack
+
+    learned = [e for e in MANIFEST if e["format_version"] == "1.2"]
+    assert learned
+    codings = {}
+    for entry in learned:
+        attributes = unpack((ROOT / entry["file"]).read_bytes()).header["attributes"]
+        for a in attributes.values():
+            if a["codec"] == "scalar":
+                codings.setdefault(a["coding"]["codec"], set()).add(a["quant"]["bits"])
+    assert {8, 6} <= codings["ans-table"] and "ans" in codings
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["name"] for e in MANIFEST])

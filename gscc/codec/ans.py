@@ -29,7 +29,8 @@ _TOTAL = 1 << TABLE_BITS
 
 
 # ---------------------------------------------------------------------------- varints
-def _put_varint(out: bytearray, value: int) -> None:
+def put_varint(out: bytearray, value: int) -> None:
+    """Append ``value`` as an unsigned LEB128 varint."""
     while True:
         byte = value & 0x7F
         value >>= 7
@@ -40,14 +41,17 @@ def _put_varint(out: bytearray, value: int) -> None:
             return
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
+class Reader:
+    """Bytes and varints from a chunk; FormatError (naming ``what``) past its end."""
+
+    def __init__(self, data: bytes, what: str = "ANS chunk") -> None:
         self.data = data
         self.pos = 0
+        self.what = what
 
     def byte(self) -> int:
         if self.pos >= len(self.data):
-            raise FormatError("ANS chunk is truncated")
+            raise FormatError(f"{self.what} is truncated")
         self.pos += 1
         return self.data[self.pos - 1]
 
@@ -60,35 +64,48 @@ class _Reader:
                 return value
             shift += 7
             if shift >= 35:
-                raise FormatError("ANS chunk holds an overlong varint")
+                raise FormatError(f"{self.what} holds an overlong varint")
 
     def bytes(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise FormatError("ANS chunk is truncated")
+            raise FormatError(f"{self.what} is truncated")
         self.pos += n
         return self.data[self.pos - n : self.pos]
 
 
 # ---------------------------------------------------------------------------- tables
+def integer_frequencies(weights: np.ndarray) -> np.ndarray:
+    """Integer frequencies (each >= 1, summing to 2**TABLE_BITS) proportional to the
+    non-negative float64 ``weights`` (2..256 of them, positive sum), deterministically:
+    one each, then ``floor(w * spare / sum)`` of the 2**TABLE_BITS - A spare ones, and the
+    remainder one by one to the largest fractional parts (ties: the lower symbol)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    alphabet = len(weights)
+    if not 2 <= alphabet <= 256:
+        raise ValueError(f"alphabet of {alphabet} symbols; tables have 2..256")
+    if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum() > 0:
+        raise ValueError("frequency weights must be finite, non-negative and not all zero")
+    spare = _TOTAL - alphabet
+    share = weights * spare / weights.sum()
+    freq = 1 + np.floor(share).astype(np.int64)
+    remainder = _TOTAL - int(freq.sum())
+    order = np.lexsort((np.arange(alphabet), -(share - np.floor(share))))
+    freq[order[:remainder]] += 1
+    return freq
+
+
 def frequency_table(symbols: np.ndarray) -> np.ndarray:
     """Integer frequencies (each >= 1, sum 2**TABLE_BITS) for symbols 0..max(symbols, 1).
 
     The alphabet has at least two symbols: constriction rejects one-symbol models."""
     counts = np.bincount(symbols, minlength=2).astype(np.float64)
-    alphabet = len(counts)
-    if alphabet > 256:
+    if len(counts) > 256:
         raise ValueError("alphabet larger than 256 symbols")
-    spare = _TOTAL - alphabet
-    freq = 1 + np.floor(counts * spare / counts.sum()).astype(np.int64)
-    # hand the remainder to the symbols with the largest fractional parts (ties: lower symbol)
-    remainder = _TOTAL - int(freq.sum())
-    frac = counts * spare / counts.sum() - np.floor(counts * spare / counts.sum())
-    order = np.lexsort((np.arange(alphabet), -frac))
-    freq[order[:remainder]] += 1
-    return freq
+    return integer_frequencies(counts)
 
 
-def _model(freq: np.ndarray):
+def categorical(freq: np.ndarray):
+    """constriction's model of an integer table (exact: every frequency is a multiple of 2**-TABLE_BITS)."""
     return constriction.stream.model.Categorical(freq.astype(np.float64) / _TOTAL, perfect=True)
 
 
@@ -121,21 +138,21 @@ def encode_channel(q: np.ndarray, bits: int) -> bytes:
     for stream in streams:
         freq = frequency_table(stream if stream.size else np.zeros(1, np.int64))
         tables.append(freq)
-        _put_varint(out, len(freq))
+        put_varint(out, len(freq))
         for f in freq:
-            _put_varint(out, int(f))
+            put_varint(out, int(f))
     coder = constriction.stream.stack.AnsCoder()
     for stream, freq in reversed(list(zip(streams, tables))):
         if stream.size:
-            coder.encode_reverse(stream.astype(np.int32), _model(freq))
+            coder.encode_reverse(stream.astype(np.int32), categorical(freq))
     words = coder.get_compressed().astype("<u4")
-    _put_varint(out, len(words))
+    put_varint(out, len(words))
     out += words.tobytes()
     return bytes(out)
 
 
 def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarray:
-    reader = _Reader(data)
+    reader = Reader(data)
     predictor_id = reader.byte()
     if predictor_id >= len(PREDICTORS):
         raise FormatError(f"ANS chunk names unknown predictor {predictor_id}")
@@ -159,18 +176,18 @@ def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarra
     try:
         coder = constriction.stream.stack.AnsCoder(words)
         if bits <= 8:
-            symbols = coder.decode(_model(tables[0]), n).astype(np.int64)
+            symbols = coder.decode(categorical(tables[0]), n).astype(np.int64)
             if symbols.max(initial=0) >= 1 << bits:
                 raise FormatError("ANS stream decodes to out-of-range symbols")
         else:
-            high = coder.decode(_model(tables[0]), n).astype(np.int64)
+            high = coder.decode(categorical(tables[0]), n).astype(np.int64)
             if high.max(initial=0) >= 1 << (bits - 8):
                 raise FormatError("ANS stream decodes to out-of-range symbols")
             zero = high == 0
             low = np.empty(n, np.int64)
             n_zero = int(zero.sum())
-            low[zero] = coder.decode(_model(tables[1]), n_zero) if n_zero else []
-            low[~zero] = coder.decode(_model(tables[2]), n - n_zero) if n - n_zero else []
+            low[zero] = coder.decode(categorical(tables[1]), n_zero) if n_zero else []
+            low[~zero] = coder.decode(categorical(tables[2]), n - n_zero) if n - n_zero else []
             symbols = (high << 8) | low
     except FormatError:
         raise

@@ -14,6 +14,7 @@ from ..container import FEATURES_VERSION, Container, unpack, unpack_weights
 from ..errors import FormatError
 from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
 from .attributes import splats_from_arrays
+from .learned import Context, DecodedPlane, decode_learned, is_learned
 from .lossless import decode_plane
 from .quantize import TRANSFORMS, QuantParams, dequantize, inverse_transform
 from .vq import decode_vq
@@ -87,8 +88,17 @@ def valid_cells(container: Container, count: int) -> tuple[tuple[int, int], np.n
     return (height, width), np.flatnonzero(keep)
 
 
-def decode_attribute(container: Container, entry: object, grid: tuple[int, int], channels: int) -> np.ndarray:
-    """(H*W, channels) float64 values of one attribute, inverse-transformed."""
+def decode_attribute(
+    container: Container,
+    entry: object,
+    grid: tuple[int, int],
+    channels: int,
+    context: Context | None = None,
+    name: str = "",
+) -> np.ndarray:
+    """(H*W, channels) float64 values of one attribute, inverse-transformed. ``context``
+    holds the scalar attributes decoded before it (a learned coding may read them); a
+    scalar attribute is added to it under ``name``."""
     if not isinstance(entry, dict):
         raise FormatError("attribute entry is not a map")
     codec = entry.get("codec")
@@ -102,7 +112,13 @@ def decode_attribute(container: Container, entry: object, grid: tuple[int, int],
     if not isinstance(transform, str) or transform not in TRANSFORMS:
         raise FormatError(f"unknown transform {transform!r}")
     quant = QuantParams.from_header(entry.get("quant"), channels)
-    plane = decode_plane(container, entry.get("coding"), (grid[0], grid[1], channels), quant.bits)
+    coding, shape = entry.get("coding"), (grid[0], grid[1], channels)
+    if is_learned(coding):
+        plane = decode_learned(container, coding, shape, quant, {} if context is None else context)
+    else:
+        plane = decode_plane(container, coding, shape, quant.bits)
+    if context is not None:
+        context[name] = DecodedPlane(plane, quant, transform)
     return inverse_transform(transform, dequantize(plane.reshape(-1, channels), quant))
 
 
@@ -126,11 +142,12 @@ def decode_container(container: Container) -> SplatSet | FeatureSplats:
             f"header has attribute {misplaced[0]!r}, which a scene of {color} colours and SH degree {sh_degree} does not have"
         )
     arrays = {}
+    context: Context = {}
     with np.errstate(all="ignore"):
-        for name, width in channels.items():
+        for name, width in channels.items():  # means first: later codings may read it
             if name not in entries:
                 raise FormatError(f"header lacks attribute {name!r}")
-            values = decode_attribute(container, entries[name], grid, width)
+            values = decode_attribute(container, entries[name], grid, width, context, name)
             arrays[name] = values[cells].astype(np.float32)
     if color == "mlp":
         geometry = {name: arrays[name] for name in GEOMETRY}

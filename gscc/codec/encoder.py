@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..container import FEATURES_VERSION, Container, pack, pack_weights
+from ..container import FEATURES_VERSION, LEARNED_VERSION, Container, pack, pack_weights
 from ..splats import FeatureSplats, SplatSet
 from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
-from .lossless import encode_plane
+from .learned import Context, DecodedPlane, LearnedSource, code_learned
+from .lossless import CODERS, PlaneCoding, code_plane
 from .prune import keep_mask
 from .quantize import fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
@@ -68,20 +69,49 @@ class Encoded:
     source_index: np.ndarray  # (decoded count,) indices into the input SplatSet
 
 
-def encode(splats: SplatSet | FeatureSplats, config: EncodeConfig = EncodeConfig()) -> bytes:
+def encode(
+    splats: SplatSet | FeatureSplats,
+    config: EncodeConfig = EncodeConfig(),
+    distributions: dict[str, LearnedSource] | None = None,
+) -> bytes:
     """Encode splats (SH- or MLP-coloured) into the bytes of a `.gsc` file (deterministic
-    for a config)."""
-    return encode_tracked(splats, config).data
+    for a config and distributions).
+
+    ``distributions`` maps attribute names to learned distributions (gscc.codec.learned,
+    e.g. a TableSource from a trained entropy model): such an attribute, when scalar
+    quantized at a depth its learned coding takes, is coded both with the learned
+    distribution and empirically (``config.coder``), and the smaller is kept. A file that
+    keeps a learned coding is format 1.2; one that keeps none is what it would be without
+    distributions, byte for byte."""
+    return encode_tracked(splats, config, distributions).data
 
 
-def encode_tracked(splats: SplatSet | FeatureSplats, config: EncodeConfig = EncodeConfig()) -> Encoded:
+def choose_coding(
+    plane: np.ndarray, quant, config: EncodeConfig, source: LearnedSource | None, context: Context
+) -> PlaneCoding:
+    """The empirical coding of ``plane``, or the learned one where ``source`` gives a
+    smaller one (ties: empirical)."""
+    empirical = code_plane(plane, quant.bits, config.coder)
+    learned = code_learned(plane, quant, source, context) if source is not None else None
+    return learned if learned is not None and learned.size < empirical.size else empirical
+
+
+def encode_tracked(
+    splats: SplatSet | FeatureSplats,
+    config: EncodeConfig = EncodeConfig(),
+    distributions: dict[str, LearnedSource] | None = None,
+) -> Encoded:
     """Like :func:`encode`, also telling where each decoded splat came from."""
+    distributions = dict(distributions or {})
     input_count = splats.count
     kept = np.flatnonzero(keep_mask(splats, config.prune))
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     arrays = attribute_arrays(splats)
     coded = [a for a in ATTRIBUTES if a.name in arrays]
+    unknown = sorted(set(distributions) - set(arrays))
+    if unknown:
+        raise ValueError(f"distributions given for {', '.join(unknown)}, which this scene does not code")
     transforms = {a.name: config.transform_for(a.name, a.transform) for a in coded}
     prepared = {
         a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
@@ -94,6 +124,8 @@ def encode_tracked(splats: SplatSet | FeatureSplats, config: EncodeConfig = Enco
     container = Container(header={})
     padding_chunk = container.add_chunk("raw", padding.tobytes()) if len(padding) else None
     entries: dict[str, dict] = {}
+    context: Context = {}  # what a learned coding may read: the attributes coded before it
+    learned = False
     for attribute in coded:
         values = prepared[attribute.name]
         if values.shape[1] == 0:
@@ -105,18 +137,23 @@ def encode_tracked(splats: SplatSet | FeatureSplats, config: EncodeConfig = Enco
             continue
         quant = fit_quantizer(values, bits)
         plane = quantize(values[source], quant).reshape(shape[0], shape[1], -1)
+        coding = choose_coding(plane, quant, config, distributions.get(attribute.name), context)
+        learned |= coding.entry["codec"] not in CODERS
         entries[attribute.name] = {
             "codec": "scalar",
             "transform": transforms[attribute.name],
             "quant": quant.to_header(),
-            "coding": encode_plane(container, plane, bits, config.coder),
+            "coding": coding.add_to(container),
         }
+        context[attribute.name] = DecodedPlane(plane, quant, transforms[attribute.name])
     scene = {"kind": "static", "count": n, "sh_degree": splats.sh_degree}
     container.header = {"scene": scene}
     if isinstance(splats, FeatureSplats):
         scene["color"] = "mlp"
         container.header["color_mlp"] = color_mlp_entry(container, splats)
         container.version = FEATURES_VERSION
+    if learned:
+        container.version = max(container.version, LEARNED_VERSION)
     container.header.update({
         "grid": {"height": shape[0], "width": shape[1], "padding": padding_chunk},
         "attributes": entries,

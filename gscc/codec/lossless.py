@@ -7,6 +7,7 @@ new module plus one line in ``CODERS``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -38,19 +39,41 @@ CODERS: dict[str, LosslessCoder] = _coders()
 AUTO_CANDIDATES = ("png", "ans")
 
 
-def encode_plane(container: Container, plane: np.ndarray, bits: int, coder: str) -> dict:
-    """Code ``plane`` with ``coder`` (or the smallest of AUTO_CANDIDATES for "auto"),
-    add its chunks to ``container``, and return the header entry describing them."""
+@dataclass(frozen=True)
+class PlaneCoding:
+    """A coded plane not yet in a container: its header entry without the chunk indices,
+    and its chunks as (type, payload) pairs. Lets the encoder compare codings by size."""
+
+    entry: dict
+    chunks: tuple[tuple[str, bytes], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(data) for _, data in self.chunks)
+
+    def add_to(self, container: Container) -> dict:
+        """Add the chunks to ``container``; return the complete header entry."""
+        indices = [container.add_chunk(kind, data) for kind, data in self.chunks]
+        return {**self.entry, "chunks": indices}
+
+
+def code_plane(plane: np.ndarray, bits: int, coder: str) -> PlaneCoding:
+    """Code ``plane`` with ``coder`` (or the smallest of AUTO_CANDIDATES for "auto", the
+    first on ties)."""
     names = AUTO_CANDIDATES if coder == "auto" else (coder,)
     best = None
     for name in names:
         params, chunks = CODERS[name].encode(plane, bits)
-        size = sum(len(c) for c in chunks)
-        if best is None or size < best[0]:
-            best = (size, name, params, chunks)
-    _, name, params, chunks = best
-    indices = [container.add_chunk(CODERS[name].chunk_type, c) for c in chunks]
-    return {"codec": name, "params": params, "chunks": indices}
+        coding = PlaneCoding({"codec": name, "params": params}, tuple((CODERS[name].chunk_type, c) for c in chunks))
+        if best is None or coding.size < best.size:
+            best = coding
+    return best
+
+
+def encode_plane(container: Container, plane: np.ndarray, bits: int, coder: str) -> dict:
+    """Code ``plane`` as :func:`code_plane` does, add its chunks to ``container``, and
+    return the header entry describing them."""
+    return code_plane(plane, bits, coder).add_to(container)
 
 
 def decode_plane(container: Container, entry: object, shape: tuple[int, int, int], bits: int) -> np.ndarray:
@@ -66,7 +89,11 @@ def decode_plane(container: Container, entry: object, shape: tuple[int, int, int
     if not isinstance(indices, list) or not isinstance(params, dict):
         raise FormatError(f"{name} coding entry is malformed")
     chunks = [container.chunk(i, coder.chunk_type) for i in indices]
-    plane = coder.decode(params, chunks, shape, bits)
+    return check_plane(name, coder.decode(params, chunks, shape, bits), shape, bits)
+
+
+def check_plane(name: str, plane: np.ndarray, shape: tuple[int, int, int], bits: int) -> np.ndarray:
+    """``plane`` if it has ``shape`` and ``bits``-bit values; FormatError otherwise."""
     if plane.shape != shape:
         raise FormatError(f"{name} plane decoded to shape {plane.shape}, expected {shape}")
     if plane.size and int(plane.max()) >= 1 << bits:

@@ -4,7 +4,7 @@ interface the trainer talks to (see :class:`Representation`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import numpy as np
 import torch
@@ -13,6 +13,10 @@ from ..cameras import Camera
 from ..errors import InputError
 from ..render import Gaussians, RenderOutput
 from ..splats import FeatureSplats, SplatSet
+
+# The per-splat tensors of a representation by name: its ParameterDict, or a plain dict of
+# tensors standing in for it (see Representation.values).
+Params = Mapping[str, torch.Tensor]
 
 # Nearest neighbours averaged for the initial scale of a splat (as 3DGS: the three closest).
 INIT_NEIGHBOURS = 3
@@ -140,16 +144,22 @@ class Representation:
         """The SH degree in use at ``step`` (0-based): one more every interval, up to the max."""
         return min(step // self.config.sh_degree_interval, self.config.sh_degree)
 
-    def geometry(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def values(self, params: Optional[Params] = None) -> Params:
+        """``params`` (the tensors to render or export instead of the trained ones, e.g.
+        with compression simulation or masks applied: same names and shapes) or, when
+        None, the trained ``self.params``."""
+        return self.params if params is None else params
+
+    def geometry(self, params: Optional[Params] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Activated means, quats, scales (exp) and opacities (sigmoid)."""
-        p = self.params
+        p = self.values(params)
         return p["means"], p["quats"], torch.exp(p["scales"]), torch.sigmoid(p["opacities"])
 
-    def gaussians(self, step: int) -> Gaussians:
+    def gaussians(self, step: int, params: Optional[Params] = None) -> Gaussians:
         raise NotImplementedError
 
     def render(
-        self, camera: Camera, step: int, *, background, backend: str = "auto"
+        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None
     ) -> RenderOutput:
         raise NotImplementedError
 
@@ -173,17 +183,22 @@ class Representation:
         if arrays:
             raise ValueError(f"{self.name} has no shared weights, got {', '.join(arrays)}")
 
-    def export(self) -> SplatSet:
+    def export(self, params: Optional[Params] = None) -> SplatSet:
         """The trained splats as a standard SH SplatSet (what a `.ply` holds)."""
         raise NotImplementedError
 
-    def export_scene(self) -> SplatSet | FeatureSplats:
+    def export_scene(self, params: Optional[Params] = None) -> SplatSet | FeatureSplats:
         """The trained splats as the `.gsc` file should carry them (default: :meth:`export`)."""
-        return self.export()
+        return self.export(params)
 
-    def geometry_arrays(self) -> dict[str, np.ndarray]:
-        p = {name: t.detach().cpu().float().numpy() for name, t in self.params.items()}
-        return {"means": p["means"], "scales": p["scales"], "quats": p["quats"], "opacities": p["opacities"]}
+    def geometry_arrays(self, params: Optional[Params] = None) -> dict[str, np.ndarray]:
+        p = self.values(params)
+        return {name: array(p[name]) for name in ("means", "scales", "quats", "opacities")}
+
+
+def array(t: torch.Tensor) -> np.ndarray:
+    """A tensor as a float32 numpy array (detached, on the CPU)."""
+    return t.detach().cpu().float().numpy()
 
 
 def render_background(background, channels: int) -> Optional[torch.Tensor]:

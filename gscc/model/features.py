@@ -26,6 +26,8 @@ approximately elsewhere (``metrics.json`` reports both).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -34,7 +36,7 @@ from ..render import Gaussians, RenderOutput, render
 from ..render.sh import sh_basis
 from ..color_mlp import ColorMLP
 from ..splats import FeatureSplats, SplatSet
-from .base import ModelConfig, Representation, check_colors, geometry_params, to_parameter_dict
+from .base import ModelConfig, Params, Representation, array, check_colors, geometry_params, to_parameter_dict
 
 ALPHA_FLOOR = 1e-6  # the division by alpha leaves pixels no splat covers at feature zero
 INIT_FEATURE_STD = 0.1
@@ -91,16 +93,19 @@ class FeatureModel(Representation):
         tensors["features"] = features
         return cls(to_parameter_dict(tensors), config)
 
-    def gaussians(self, step: int) -> Gaussians:
-        means, quats, scales, opacities = self.geometry()
-        return Gaussians(means, quats, scales, opacities, self.params["features"])
+    def gaussians(self, step: int, params: Optional[Params] = None) -> Gaussians:
+        p = self.values(params)
+        means, quats, scales, opacities = self.geometry(p)
+        return Gaussians(means, quats, scales, opacities, p["features"])
 
     def decode(self, features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
         """RGB (P, 3) of mean features (P, D) seen along unit directions (P, 3)."""
         return self.decoder(features, sh_basis(self.config.view_sh_degree, directions))
 
-    def render(self, camera: Camera, step: int, *, background, backend: str = "auto") -> RenderOutput:
-        out = render(self.gaussians(step), camera, backend=backend)
+    def render(
+        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None
+    ) -> RenderOutput:
+        out = render(self.gaussians(step, params), camera, backend=backend)
         alpha = out.alpha
         mean_features = out.image / alpha.clamp_min(ALPHA_FLOOR)
         h, w, d = mean_features.shape
@@ -132,18 +137,18 @@ class FeatureModel(Representation):
             state[name] = tensor
         self.decoder.load_state_dict(state)
 
-    def export_scene(self) -> FeatureSplats:
+    def export_scene(self, params: Optional[Params] = None) -> FeatureSplats:
         """The splats with their features and the decoder (see the module docstring)."""
+        p = self.values(params)
         decoder = ColorMLP.from_arrays(self.shared_state(), self.config.view_sh_degree)
-        features = self.params["features"].detach().cpu().float().numpy()
         return FeatureSplats(
-            features=features,
+            features=array(p["features"]),
             decoder=decoder,
             sh_degree=self.config.bake_sh_degree,
             bake_directions=self.config.bake_directions,
-            **self.geometry_arrays(),
+            **self.geometry_arrays(p),
         )
 
-    def export(self) -> SplatSet:
+    def export(self, params: Optional[Params] = None) -> SplatSet:
         """Splats with SH colours baked from the decoder (see the module docstring)."""
-        return self.export_scene().baked()
+        return self.export_scene(params).baked()

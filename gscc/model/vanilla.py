@@ -7,13 +7,15 @@ a render grows by one every ``sh_degree_interval`` steps from 0 (progressive SH,
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 
 from ..cameras import Camera
 from ..render import Gaussians, RenderOutput, render
 from ..splats import SH_C0, SplatSet, num_sh_rest
-from .base import ModelConfig, Representation, check_colors, geometry_params, to_parameter_dict
+from .base import ModelConfig, Params, Representation, array, check_colors, geometry_params, to_parameter_dict
 
 
 class VanillaModel(Representation):
@@ -30,18 +32,19 @@ class VanillaModel(Representation):
         tensors["shN"] = torch.zeros(n, num_sh_rest(config.sh_degree), 3)
         return cls(to_parameter_dict(tensors), config)
 
-    def gaussians(self, step: int) -> Gaussians:
-        means, quats, scales, opacities = self.geometry()
-        colors = torch.cat([self.params["sh0"], self.params["shN"]], dim=1)
+    def gaussians(self, step: int, params: Optional[Params] = None) -> Gaussians:
+        p = self.values(params)
+        means, quats, scales, opacities = self.geometry(p)
+        colors = torch.cat([p["sh0"], p["shN"]], dim=1)
         return Gaussians(means, quats, scales, opacities, colors)
 
-    def render(self, camera: Camera, step: int, *, background, backend: str = "auto") -> RenderOutput:
+    def render(
+        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None
+    ) -> RenderOutput:
         return render(
-            self.gaussians(step), camera, backend=backend, sh_degree=self.sh_degree_at(step), background=background
+            self.gaussians(step, params), camera, backend=backend, sh_degree=self.sh_degree_at(step), background=background
         )
 
-    def export(self) -> SplatSet:
-        arrays = self.geometry_arrays()
-        sh0 = self.params["sh0"].detach().cpu().float().numpy()[:, 0, :]
-        shN = self.params["shN"].detach().cpu().float().numpy()
-        return SplatSet(sh0=sh0, shN=shN, **arrays)
+    def export(self, params: Optional[Params] = None) -> SplatSet:
+        p = self.values(params)
+        return SplatSet(sh0=array(p["sh0"])[:, 0, :], shN=array(p["shN"]), **self.geometry_arrays(p))

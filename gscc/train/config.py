@@ -73,6 +73,22 @@ class TrainConfig:
     test_renders: int = 3  # held-out views written to renders/ next to their ground truth
     codec_preset: str = "default"  # gscc.codec.config preset for scene.gsc...
     codec_sort: Optional[str] = None  # ...with this sort instead of the preset's (plas, none)
+    codec_bits: Optional[int] = None  # ...with this bit depth for every attribute but positions (4..8)
+    codec_prune: Optional[float] = None  # ...pruning splats below this opacity (0: none)
+    codec_coder: Optional[str] = None  # ...with this lossless coder (auto, png, ans, raw)
+    codec_sh: Optional[str] = None  # ...with this SH codec (vq, scalar)
+    learned_coding: bool = True  # code entropy-constrained attributes with their learned distributions
+    # compression in the loop (gscc.train.compression); all off by default
+    quantizer: str = "none"  # none | noise | ste: quantization simulated at the codec's bit depths...
+    simulate: str = "scales,quats,opacities,sh0,shN,features"  # ...on these attributes (those the model has)
+    simulate_start: int = 0  # ...from this step
+    entropy_model: str = "none"  # none | factorized | gaussian: bits of the simulated attributes...
+    rate_lambda: float = 0.0  # ...weighted into the loss: rate_lambda · Σ mean bits per element...
+    entropy_start: int = 0  # ...from this step
+    entropy_lr: float = 1e-3  # Adam learning rate of the entropy models
+    rate_samples: int = 0  # splats drawn per step for the rate estimate (0: all)
+    mask: str = "none"  # none | learnable | gradient: mask of the higher-order SH (gscc.train.mask)
+    mask_options: dict = field(default_factory=dict)  # {mask name: {field: value}}; CLI: mask.FIELD=VALUE
 
     def __post_init__(self) -> None:
         opacity, scale = STRATEGY_INIT.get(self.strategy, STRATEGY_INIT["default"])
@@ -87,6 +103,16 @@ class TrainConfig:
         # the chosen strategy's settings in full, so that config.json shows every value
         options[self.strategy] = strategy_settings(_strategy_class(self.strategy)(**options.get(self.strategy, {})))
         object.__setattr__(self, "strategy_options", options)
+        masks = {str(k): dict(v) for k, v in dict(self.mask_options).items()}
+        _check_component_options(masks, _mask_class, "mask")
+        if self.mask != "none":
+            mask = _mask_class(self.mask)(**masks.get(self.mask, {}))
+            masks[self.mask] = strategy_settings(mask)
+            from ..model import REPRESENTATIONS
+
+            if mask.attribute not in REPRESENTATIONS[self.representation].param_names:
+                raise InputError(f"the {self.mask} mask acts on {mask.attribute!r}, which the {self.representation} representation lacks")
+        object.__setattr__(self, "mask_options", masks)
 
     def learning_rates(self, scene_scale: float) -> dict[str, float]:
         """Initial learning rate per parameter name (``means`` scaled by the scene)."""
@@ -121,7 +147,17 @@ class TrainConfig:
         """The encoder settings for scene.gsc."""
         from ..codec.config import preset
 
-        return preset(self.codec_preset).with_overrides(sort=self.codec_sort)
+        base = preset(self.codec_preset)
+        bits = {}
+        if self.codec_bits is not None:
+            bits = {name: self.codec_bits for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits", "sh_bits")}
+        return base.with_overrides(
+            sort=self.codec_sort,
+            coder=self.codec_coder,
+            sh_codec=self.codec_sh,
+            opacity_threshold=self.codec_prune,
+            **bits,
+        )
 
     def strategy_fields(self) -> dict[str, Any]:
         """The options of the chosen strategy given by this config."""
@@ -130,6 +166,12 @@ class TrainConfig:
     def make_strategy(self):
         """An instance of the chosen strategy with its options."""
         return _strategy_class(self.strategy)(**self.strategy_fields())
+
+    def make_mask(self):
+        """The chosen mask component with its options, or None."""
+        if self.mask == "none":
+            return None
+        return _mask_class(self.mask)(**self.mask_options.get(self.mask, {}))
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -194,6 +236,28 @@ def _validate(c: TrainConfig) -> None:
     from ..codec.config import SORTERS
 
     need(c.codec_sort is None or c.codec_sort in SORTERS, f"unknown codec sort {c.codec_sort!r}; choose from {', '.join(SORTERS)}")
+    from ..codec.config import CODER_CHOICES, SH_CODECS
+
+    need(c.codec_bits is None or 4 <= c.codec_bits <= 8, f"codec_bits must lie in 4..8, got {c.codec_bits}")
+    need(c.codec_prune is None or 0.0 <= c.codec_prune < 1.0, f"codec_prune must lie in [0, 1), got {c.codec_prune}")
+    need(c.codec_coder is None or c.codec_coder in CODER_CHOICES, f"unknown codec coder {c.codec_coder!r}; choose from {', '.join(CODER_CHOICES)}")
+    need(c.codec_sh is None or c.codec_sh in SH_CODECS, f"unknown codec SH codec {c.codec_sh!r}; choose from {', '.join(SH_CODECS)}")
+    from .compression import ENTROPY_MODELS, attribute_list
+    from .simulation import QUANTIZERS
+
+    need(c.quantizer == "none" or c.quantizer in QUANTIZERS, f"unknown quantizer {c.quantizer!r}; choose from none, {', '.join(QUANTIZERS)}")
+    need(c.entropy_model == "none" or c.entropy_model in ENTROPY_MODELS, f"unknown entropy model {c.entropy_model!r}; choose from none, {', '.join(ENTROPY_MODELS)}")
+    masks = _masks()
+    need(c.mask == "none" or c.mask in masks, f"unknown mask {c.mask!r}; choose from none, {', '.join(masks)}")
+    try:
+        attribute_list(c.simulate)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    need(math.isfinite(c.rate_lambda) and c.rate_lambda >= 0, f"rate_lambda must be a finite number >= 0, got {c.rate_lambda}")
+    need(math.isfinite(c.entropy_lr) and c.entropy_lr > 0, f"entropy_lr must be a finite number > 0, got {c.entropy_lr}")
+    for name in ("simulate_start", "entropy_start", "rate_samples"):
+        need(getattr(c, name) >= 0, f"{name} must not be negative, got {getattr(c, name)}")
+    need(c.rate_lambda == 0 or c.entropy_model != "none", "rate_lambda needs an entropy_model")
     c.model_config()  # checks the representation's settings
 
 
@@ -201,6 +265,19 @@ def _strategies() -> dict:
     from .strategy import STRATEGIES
 
     return STRATEGIES
+
+
+def _masks() -> dict:
+    from .mask import MASKS
+
+    return {name: cls for name, cls in MASKS.items() if name != "none" and cls is not None}
+
+
+def _mask_class(name: str):
+    masks = _masks()
+    if name not in masks:
+        raise InputError(f"unknown mask {name!r}; choose from {', '.join(masks)}")
+    return masks[name]
 
 
 def _strategy_class(name: str):
@@ -212,7 +289,11 @@ def _strategy_class(name: str):
 
 def strategy_field_types(name: str) -> dict[str, Any]:
     """Field name -> type annotation (or the default's type) of strategy ``name``."""
-    cls = _strategy_class(name)
+    return component_field_types(_strategy_class(name))
+
+
+def component_field_types(cls) -> dict[str, Any]:
+    """Field name -> type annotation (or the default's type) of a component class."""
     try:
         hints = typing.get_type_hints(cls)
     except Exception:
@@ -238,15 +319,21 @@ def strategy_settings(strategy) -> dict[str, Any]:
 
 
 def _check_strategy_options(options: dict) -> None:
+    _check_component_options(options, _strategy_class, "strategy")
+
+
+def _check_component_options(options: dict, lookup, kind: str) -> None:
+    """Every {name: {field: value}} entry names a component and valid settings of it."""
     for name, values in options.items():
-        types = strategy_field_types(name)
+        cls = lookup(name)
+        types = component_field_types(cls)
         for key in values:
             if key not in types:
-                raise InputError(f"unknown {name} strategy setting {key!r}; choose from {', '.join(types)}")
+                raise InputError(f"unknown {name} {kind} setting {key!r}; choose from {', '.join(types)}")
         try:
-            _strategy_class(name)(**values)
+            cls(**values)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"invalid {name} strategy settings: {exc}") from None
+            raise InputError(f"invalid {name} {kind} settings: {exc}") from None
 
 
 # ---- presets -----------------------------------------------------------------------------
@@ -273,6 +360,60 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+# Compression presets: a second axis over the training presets (the schedule suits the
+# machine; these choose what compression is trained and coded). Steps are given as
+# fractions of the run's iterations (resolved by compression_overrides).
+COMPRESSION_PRESETS: dict[str, dict[str, Any]] = {
+    # no compression in the loop; the codec of the training preset (default)
+    "none": {},
+    # the baseline: plain MCMC training, gsplat's PNG compression (codec preset gsplat-png)
+    "gsplat-png": {"strategy": "mcmc", "codec_preset": "gsplat-png"},
+    # GSCodec Studio's static pipeline: MCMC; from half-way uniform-noise quantization at
+    # the codec's bit depths, a factorized entropy model per attribute and its rate term;
+    # a learnable mask of the higher-order SH; the default codec (pruning, PLAS, SH VQ)
+    # with the learned distributions for ANS. SH rest is VQ-coded, so it is masked but not
+    # rate-constrained.
+    "gscodec": {
+        "strategy": "mcmc",
+        "quantizer": "noise",
+        "simulate": "scales,quats,opacities,sh0,features",
+        "simulate_start": 0.5,
+        "entropy_model": "factorized",
+        "rate_lambda": 0.002,
+        "entropy_start": 0.5,
+        "rate_samples": 8192,
+        "mask": "learnable",
+        "mask_options": {
+            "learnable": {"start_step": 0.5, "end_step": 0.9, "hard_step": 0.9},
+            "gradient": {"start_step": 0.6, "interval": 0.15, "stop_step": 0.9},  # the mask=gradient ablation
+        },
+        "codec_preset": "default",
+    },
+}
+_FRACTION_KEYS = ("simulate_start", "entropy_start")
+_MASK_FRACTION_KEYS = ("start_step", "end_step", "hard_step", "interval", "stop_step")
+
+
+def compression_overrides(name: str, iterations: int) -> dict[str, Any]:
+    """The config values of compression preset ``name`` for a run of ``iterations`` steps."""
+    try:
+        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in COMPRESSION_PRESETS[name].items()}
+    except KeyError:
+        raise InputError(f"unknown compression preset {name!r}; choose from {', '.join(COMPRESSION_PRESETS)}") from None
+    for key in _FRACTION_KEYS:
+        if key in values:
+            values[key] = int(round(values[key] * iterations))
+    masks = {}
+    for mask, options in values.get("mask_options", {}).items():
+        masks[mask] = {
+            k: (max(1, int(round(v * iterations))) if k in _MASK_FRACTION_KEYS and v is not None else v)
+            for k, v in options.items()
+        }
+    if masks:
+        values["mask_options"] = masks
+    return values
 
 
 def machine_preset() -> str:
@@ -350,22 +491,28 @@ def _background(text: str) -> tuple:
 def apply_assignments(values: dict[str, Any], pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Typed config values with ``key=value`` pairs applied (plain keys, then ``strategy.*``)."""
     values = dict(values)
-    options = {k: dict(v) for k, v in dict(values.get("strategy_options", {})).items()}
-    plain = [(k, v) for k, v in pairs if not k.startswith("strategy.")]
-    nested = [(k, v) for k, v in pairs if k.startswith("strategy.")]
+    nested_kinds = {"strategy.": ("strategy", "strategy_options", _strategy_class), "mask.": ("mask", "mask_options", _mask_class)}
+    plain = [(k, v) for k, v in pairs if not k.startswith(tuple(nested_kinds))]
+    hidden = ("strategy_options", "mask_options")
     for key, text in plain:
-        if key not in FIELDS or key == "strategy_options":
-            raise InputError(f"unknown setting {key!r}; choose from {', '.join(n for n in FIELDS if n != 'strategy_options')} or strategy.FIELD")
+        if key not in FIELDS or key in hidden:
+            choices = ", ".join(n for n in FIELDS if n not in hidden)
+            raise InputError(f"unknown setting {key!r}; choose from {choices}, strategy.FIELD or mask.FIELD")
         values[key] = _background(text) if key == "background" else parse_value(text, _HINTS[key], key)
-    strategy = values.get("strategy", TrainConfig.strategy)
-    if nested:
-        types = strategy_field_types(strategy)
-        for key, text in nested:
-            name = key[len("strategy."):]
-            if name not in types:
-                raise InputError(f"unknown {strategy} strategy setting {name!r}; choose from {', '.join(types)}")
-            options.setdefault(strategy, {})[name] = parse_value(text, types[name], key)
-    values["strategy_options"] = options
+    for prefix, (kind, options_key, lookup) in nested_kinds.items():
+        options = {k: dict(v) for k, v in dict(values.get(options_key, {})).items()}
+        nested = [(k, v) for k, v in pairs if k.startswith(prefix)]
+        if nested:
+            chosen = values.get(kind, getattr(TrainConfig, kind))
+            if chosen == "none":
+                raise InputError(f"{nested[0][0]}: no {kind} is chosen; set {kind}=NAME first")
+            types = component_field_types(lookup(chosen))
+            for key, text in nested:
+                name = key[len(prefix):]
+                if name not in types:
+                    raise InputError(f"unknown {chosen} {kind} setting {name!r}; choose from {', '.join(types)}")
+                options.setdefault(chosen, {})[name] = parse_value(text, types[name], key)
+        values[options_key] = options
     return values
 
 
@@ -374,16 +521,32 @@ def build_config(
     assignments: Optional[list[str]] = None,
     *,
     base: Optional[TrainConfig] = None,
+    compression: Optional[str] = None,
     **overrides: Any,
 ) -> TrainConfig:
-    """A config from a preset (or from ``base``, a config to change), typed ``overrides``
-    (None values ignored), then ``key=value`` ``assignments`` (see :func:`apply_assignments`)."""
+    """A config from a preset (or from ``base``, a config to change), a compression preset
+    on top (see COMPRESSION_PRESETS), typed ``overrides`` (None values ignored), then
+    ``key=value`` ``assignments`` (see :func:`apply_assignments`)."""
     if base is not None:
         values = base.to_dict()
         values["background"] = tuple(values["background"])
     else:
         values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in preset_overrides(preset or "default").items()}
-    values["strategy_options"] = {k: dict(v) for k, v in values.get("strategy_options", {}).items()}
+    if compression is not None:
+        iterations = overrides.get("iterations") or values.get("iterations", TrainConfig.iterations)
+        for key, text in parse_assignments(assignments or []):
+            if key == "iterations":  # the fractions of the compression preset are of the final count
+                iterations = parse_value(text, int, key)
+        extra = compression_overrides(compression, int(iterations))
+        mask_options = extra.pop("mask_options", None)
+        values.update(extra)
+        if mask_options:
+            merged = {k: dict(v) for k, v in values.get("mask_options", {}).items()}
+            for mask, options in mask_options.items():
+                merged.setdefault(mask, {}).update(options)
+            values["mask_options"] = merged
+    for key in ("strategy_options", "mask_options"):
+        values[key] = {k: dict(v) for k, v in values.get(key, {}).items()}
     for key, value in overrides.items():
         if key not in FIELDS:
             raise InputError(f"unknown setting {key!r}")

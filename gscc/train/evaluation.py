@@ -21,11 +21,12 @@ from ..splats import SplatSet
 RenderFn = Callable[[Frame], torch.Tensor]  # a frame to its (H, W, 3) render
 
 
-def model_renderer(model: Representation, step: int, background, backend: str) -> RenderFn:
-    """Renders of the model as trained at ``step`` (its SH degree at that step)."""
+def model_renderer(model: Representation, step: int, background, backend: str, params=None) -> RenderFn:
+    """Renders of the model as trained at ``step`` (its SH degree at that step), of
+    ``params`` instead of its own when given (see Representation.values)."""
 
     def fn(frame: Frame) -> torch.Tensor:
-        return model.render(frame.camera, step, background=background, backend=backend).image
+        return model.render(frame.camera, step, background=background, backend=backend, params=params).image
 
     return fn
 

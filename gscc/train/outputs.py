@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -78,12 +78,13 @@ def export_run(
     codec,
     render_count: int,
     summary: dict,
+    distributions: Optional[dict] = None,
 ) -> dict:
     """Write splats.ply, scene.gsc, renders/ and metrics.json; returns the metrics."""
     exported_differs = isinstance(scene, FeatureSplats)  # the .ply has baked colours
     splats = scene.baked() if exported_differs else scene
     write_ply(splats, folder / PLY_NAME)
-    data = encode(scene, codec)
+    data = encode(scene, codec, distributions=distributions) if distributions else encode(scene, codec)
     write_bytes_atomically(folder / GSC_NAME, data)
     decoded = decode(data)
 

@@ -42,6 +42,7 @@ from ..errors import InputError
 from ..eval.metrics import ssim_tensor
 from . import optim
 from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
+from .compression import Compression
 from .config import TrainConfig
 from .evaluation import model_renderer, score_views
 from .outputs import export_run, write_json
@@ -131,13 +132,24 @@ class Trainer:
         self.model.params.to(self.device)
         for module in self._modules():
             module.to(self.device)
-        self.optimizers = optim.splat_optimizers(self.model.params, self.model.learning_rates(self.lrs))
+        self.compression = Compression(config, self.model, self.device)
+        mask_params = self.compression.mask_params(self.model.params)
+        for name, (tensor, _) in mask_params.items():
+            if checkpoint is None:
+                self.model.params[name] = torch.nn.Parameter(
+                    tensor.detach().clone().to(self.device), requires_grad=tensor.requires_grad
+                )
+            else:  # the checkpoint holds the mask's tensors; its buffers stay untrained
+                self.model.params[name].requires_grad_(tensor.requires_grad)
+        lrs = {**self.lrs, **{name: lr for name, (_, lr) in mask_params.items()}}
+        self.optimizers = optim.splat_optimizers(self.model.params, self.model.learning_rates(lrs))
         self.shared_optimizers = optim.shared_optimizers(
             self.model.shared_parameters(), self.model.shared_learning_rates(self.lrs)
         )
         self.strategy.check_sanity(self.model.params, self.optimizers)
         self.state = self.strategy.initialize_state(scene_scale=dataset.scene_scale)
         self.step = 0
+        self.last_bits: dict[str, float] = {}  # the rate term's mean bits per attribute, last step
         self.losses: list[float] = []
         self.history: list[dict] = []
         self.train_seconds = 0.0
@@ -162,6 +174,8 @@ class Trainer:
         self.history = list(ckpt["history"])
         self.train_seconds = float(ckpt["train_seconds"])
         self.elapsed_seconds = float(ckpt["elapsed_seconds"])
+        if "compression" in ckpt:
+            self.compression.load_state_dict(ckpt["compression"])
         set_rng_states(ckpt["rng"])
 
     def checkpoint(self) -> dict[str, Any]:
@@ -176,6 +190,7 @@ class Trainer:
             "strategy_state": {
                 k: (v.detach().cpu().clone() if isinstance(v, torch.Tensor) else v) for k, v in self.state.items()
             },
+            "compression": self.compression.state_dict(),
             "rng": rng_states(),
             "losses": list(self.losses),
             "history": list(self.history),
@@ -221,7 +236,10 @@ class Trainer:
         for name, opt in self.shared_optimizers.items():
             optim.set_lr(opt, optim.exponential_lr(self.lrs[name], c.mlp_lr_final, step, c.iterations))
 
-        out = self.model.render(frame.camera, step, background=self.background, backend=c.backend)
+        prepared = self.compression.prepare(self.model.params, step)
+        out = self.model.render(
+            frame.camera, step, background=self.background, backend=c.backend, params=prepared.params
+        )
         info = {
             "means2d": out.means2d,
             "radii": out.radii,
@@ -235,13 +253,16 @@ class Trainer:
         loss = (1.0 - c.ssim_lambda) * l1
         if c.ssim_lambda > 0:
             loss = loss + c.ssim_lambda * (1.0 - ssim_tensor(image, target))
-        reg = self.regularisation()
-        if reg is not None:
-            loss = loss + reg
+        for term in (self.regularisation(), prepared.rate, self.compression.loss(self.model.params, step)):
+            if term is not None:
+                loss = loss + term
         loss.backward()
+        self.compression.after_backward(self.model.params, step)
         for opt in list(self.optimizers.values()) + list(self.shared_optimizers.values()):
             opt.step()
             opt.zero_grad(set_to_none=True)
+        self.compression.step_optimizers()
+        self.last_bits = prepared.bits
         self.strategy.step_post_backward(self.model.params, self.optimizers, self.state, step, info, lr=means_lr)
         with torch.no_grad():
             mse = float(((image.detach() - target) ** 2).mean())
@@ -249,10 +270,17 @@ class Trainer:
 
     # ---- the run --------------------------------------------------------------------
 
+    def renderer(self, step: int, params=None):
+        """Renders of the model at ``step``: masks applied, no quantization noise."""
+        if params is None:
+            params = self.compression.prepare(self.model.params, step, training=False).params
+        return model_renderer(self.model, step, self.background, self.config.backend, params=params)
+
     def evaluate(self) -> dict:
-        render_fn = model_renderer(self.model, max(self.step - 1, 0), self.background, self.config.backend)
-        scores = score_views(render_fn, self.test_frames)
+        scores = score_views(self.renderer(max(self.step - 1, 0)), self.test_frames)
         entry = {"step": self.step, "splat_count": self.model.count, **scores["mean"]}
+        if self.last_bits:
+            entry["rate_bits"] = dict(self.last_bits)
         self.history.append(entry)
         return entry
 
@@ -310,12 +338,17 @@ class Trainer:
             "resolution": [self.train_frames[0].camera.width, self.train_frames[0].camera.height],
             "history": self.history,
         }
+        if self.compression.active:
+            summary["compression"] = self.compression.summary(self.model.params, self.last_bits)
         with torch.no_grad():
-            scene = self.model.export_scene()
+            final = self.compression.final_params(self.model.params)
+            scene = self.model.export_scene(final)
+            distributions = self.compression.distributions(self.model.params)
         return export_run(
             self.run_dir,
             scene,
-            trained=model_renderer(self.model, last, self.background, c.backend),
+            trained=self.renderer(last, final),
+            distributions=distributions,
             frames=self.test_frames,
             background=self.background,
             backend=c.backend,
@@ -392,3 +425,52 @@ def train(
         write_json(run_dir / CONFIG_NAME, config.to_dict())
     trainer = Trainer(config, dataset, run_dir, checkpoint=checkpoint, console=console, scene=str(scene))
     return trainer.run(stop_after=stop_after)
+
+
+# the settings that only decide how a trained scene is encoded
+CODEC_FIELDS = ("codec_preset", "codec_sort", "codec_bits", "codec_prune", "codec_coder", "codec_sh", "learned_coding")
+
+
+def reencode(
+    run_dir: str | Path,
+    output: str | Path,
+    assignments: list[str],
+    *,
+    scene: Optional[str | Path] = None,
+    force: bool = False,
+    console: Optional[Console] = None,
+    dataset: Optional[SceneDataset] = None,
+) -> dict:
+    """Write the outputs of the finished run in ``run_dir`` again into ``output``, encoded
+    with other codec settings (``key=value`` for the CODEC_FIELDS only: the trained splats
+    and entropy models are the run's). Returns the new metrics."""
+    run_dir, output = Path(run_dir), Path(output)
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    saved = TrainConfig.from_dict(checkpoint["config"])
+    if int(checkpoint["step"]) < saved.iterations and not saved.time_budget:
+        raise InputError(f"{run_dir}: the run has not finished ({checkpoint['step']} of {saved.iterations} steps)")
+    from .config import build_config
+
+    config = build_config(None, assignments, base=saved)
+    other = [name for name in saved.differences(config) if name not in CODEC_FIELDS]
+    if other:
+        raise InputError(f"re-encoding changes only codec settings ({', '.join(CODEC_FIELDS)}), not {', '.join(other)}")
+    if output.resolve() == run_dir.resolve():
+        raise InputError(f"{output}: re-encode into another folder than the run's")
+    prepare_run_dir(output, resume=False, force=force)
+    if dataset is None:
+        dataset = load_training_data(scene if scene is not None else _run_scene(run_dir), config)
+    write_json(output / CONFIG_NAME, config.to_dict())
+    trainer = Trainer(config, dataset, output, checkpoint=checkpoint, console=console, scene=str(scene or ""))
+    return trainer.finish()
+
+
+def _run_scene(run_dir: Path) -> str:
+    import json
+
+    metrics = run_dir / "metrics.json"
+    if metrics.is_file():
+        scene = json.loads(metrics.read_text()).get("scene")
+        if scene:
+            return scene
+    raise InputError(f"{run_dir}: no metrics.json naming the scene; give the scene folder")
