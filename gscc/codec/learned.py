@@ -67,8 +67,9 @@ class LearnedCoding(Protocol):
 
 def _codings() -> dict[str, LearnedCoding]:
     from .ans_table import AnsTableCoding
+    from .context_coding import AnsContextCoding
 
-    return {"ans-table": AnsTableCoding()}
+    return {"ans-table": AnsTableCoding(), "ans-context": AnsContextCoding()}
 
 
 LEARNED_CODINGS: dict[str, LearnedCoding] = _codings()

@@ -19,7 +19,7 @@ import numpy as np
 from ..cameras import Camera
 from ..errors import FormatError, GsccError, InputError
 from ..io.atomic import write_atomically
-from ..splats import SplatSet
+from ..splats import FeatureSplats, SplatSet
 
 Progress = Callable[[int, int], None]  # (views done, views in all)
 Background = tuple[float, float, float]
@@ -29,21 +29,23 @@ DEPTH_COLORMAP = "turbo"
 DEPTH_ALPHA_MIN = 0.5  # pixels at least this opaque set the near..far range of a depth map
 
 
-def load_splat_file(path: str | os.PathLike) -> SplatSet:
-    """Read a ``.ply``, ``.splat`` or ``.gsc`` file (decoding a .gsc needs no torch)."""
+def load_splat_file(path: str | os.PathLike) -> SplatSet | FeatureSplats:
+    """Read a ``.ply``, ``.splat`` or ``.gsc`` file (decoding a .gsc needs no torch); an
+    MLP-coloured ``.gsc`` (format 1.1) gives its FeatureSplats, which :class:`Renderer`
+    renders as the feature model does."""
     path = Path(path)
     if path.suffix.lower() != ".gsc":
         from ..io import load_splats
 
         return load_splats(path)
-    from ..codec.decoder import decode
+    from ..codec.decoder import decode_scene
 
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        return decode(path.read_bytes())
+        return decode_scene(path.read_bytes())
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None
 
@@ -83,14 +85,27 @@ def resolve_backend(backend: str) -> str:
 
 
 class Renderer:
-    """Splats on the render device, rendered one camera at a time without gradients."""
+    """Splats on the render device, rendered one camera at a time without gradients.
 
-    def __init__(self, splats: SplatSet, *, backend: str = "auto", background: Background = (0.0, 0.0, 0.0)):
+    SH splats render with their SH; MLP-coloured splats (FeatureSplats) as the feature model
+    renders them: features alpha-blended per pixel, then the colour MLP per pixel with the
+    pixel's viewing direction (not through baked SH)."""
+
+    def __init__(
+        self, splats: SplatSet | FeatureSplats, *, backend: str = "auto", background: Background = (0.0, 0.0, 0.0)
+    ):
         from ..render import Gaussians
 
         self.backend = resolve_backend(backend)
         self.background = background
-        self.gaussians = Gaussians.from_splats(splats)
+        self.model = None
+        if isinstance(splats, FeatureSplats):
+            from ..model.features import FeatureModel
+
+            self.model = FeatureModel.from_scene(splats)
+            self.gaussians = self.model.gaussians(0)
+        else:
+            self.gaussians = Gaussians.from_splats(splats)
 
     def render(self, camera: Camera, *, depth: bool = False):
         """(image (H, W, 3) float32 in [0, 1], alpha (H, W), depth (H, W) or None) as numpy."""
@@ -99,9 +114,14 @@ class Renderer:
         from ..render import render
 
         with torch.no_grad():
-            out = render(
-                self.gaussians, camera, backend=self.backend, background=self.background, render_depth=depth
-            )
+            if self.model is not None:
+                out = self.model.render(camera, 0, background=self.background, backend=self.backend)
+                if depth:  # the depth of the same splats (the feature render has none)
+                    out.depth = render(self.gaussians, camera, backend=self.backend, render_depth=True).depth
+            else:
+                out = render(
+                    self.gaussians, camera, backend=self.backend, background=self.background, render_depth=depth
+                )
             image = out.image.clamp(0.0, 1.0).float().cpu().numpy()
             alpha = out.alpha[..., 0].float().cpu().numpy()
             z = out.depth[..., 0].float().cpu().numpy() if depth and out.depth is not None else None

@@ -26,6 +26,7 @@ approximately elsewhere (``metrics.json`` reports both).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -93,6 +94,29 @@ class FeatureModel(Representation):
         tensors["features"] = features
         return cls(to_parameter_dict(tensors), config)
 
+    @classmethod
+    def from_scene(cls, scene: FeatureSplats, config: Optional[ModelConfig] = None) -> "FeatureModel":
+        """The model holding an MLP-coloured scene (e.g. a decoded `.gsc`), to render it as it
+        was trained: features blended per pixel, then decoded. The decoder's shape comes from
+        the scene's; it must be one this model can hold (equal hidden widths)."""
+        layers = scene.decoder.layers
+        hidden = {int(w.shape[0]) for w, _ in layers[:-1]}
+        if len(layers) < 2 or len(hidden) != 1:
+            raise ValueError("the scene's colour MLP has no hidden layers of one width")
+        config = dataclasses.replace(
+            config or ModelConfig(),
+            feature_dim=scene.decoder.feature_dim,
+            mlp_hidden=hidden.pop(),
+            mlp_layers=len(layers) - 1,
+            view_sh_degree=scene.decoder.view_sh_degree,
+            bake_sh_degree=scene.sh_degree,
+            bake_directions=scene.bake_directions,
+        )
+        tensors = {name: torch.from_numpy(getattr(scene, name).copy()) for name in ("means", "scales", "quats", "opacities", "features")}
+        model = cls(to_parameter_dict(tensors), config)
+        model.load_shared_state(scene.decoder.to_arrays())
+        return model
+
     def gaussians(self, step: int, params: Optional[Params] = None) -> Gaussians:
         p = self.values(params)
         means, quats, scales, opacities = self.geometry(p)
@@ -109,7 +133,9 @@ class FeatureModel(Representation):
         alpha = out.alpha
         mean_features = out.image / alpha.clamp_min(ALPHA_FLOOR)
         h, w, d = mean_features.shape
-        rgb = self.decode(mean_features.reshape(-1, d), pixel_directions(camera).reshape(-1, 3)).reshape(h, w, 3)
+        dtype = self.decoder.layers[0].weight.dtype  # a float64 renderer (reference) meets a float32 MLP
+        rgb = self.decode(mean_features.reshape(-1, d).to(dtype), pixel_directions(camera).reshape(-1, 3).to(dtype))
+        rgb = rgb.reshape(h, w, 3).to(alpha.dtype)
         image = alpha * rgb
         if background is not None:
             bg = torch.as_tensor(background, dtype=image.dtype).reshape(-1).expand(3)

@@ -57,6 +57,9 @@ def entropy_model_class(name: str):
 
 
 ENTROPY_MODELS = ("factorized", "gaussian")
+# Sizes for splat scenes of 10^4..10^6 splats: the hash-grid network travels in the file
+# (per attribute), so it is kept to a few tens of KB (8 levels of 2^14 rows would be ~480 KB).
+ENTROPY_OPTIONS = {"gaussian": {"levels": 4, "log2_table": 11, "min_resolution": 16, "max_resolution": 128, "hidden": 16}}
 
 
 def position_context(means: torch.Tensor) -> torch.Tensor:
@@ -71,10 +74,15 @@ def position_context(means: torch.Tensor) -> torch.Tensor:
 def learned_source(model, grid: SymbolGrid):
     """What the encoder codes an attribute with from its trained entropy model (see
     gscc.codec.learned), or None when the codec has no coding for the model's kind."""
+    lo, step = grid.lo.cpu().double().numpy(), grid.step.cpu().double().numpy()
     if hasattr(model, "bin_probabilities"):  # a context-free model: one table per channel
         from .entropy.tables import ModelTables
 
-        return ModelTables(model, grid.lo.cpu().double().numpy(), grid.step.cpu().double().numpy())
+        return ModelTables(model, lo, step)
+    if hasattr(model, "export_arrays"):  # a position-conditioned one: its network travels
+        from ..codec.context_coding import GaussianContextSource
+
+        return GaussianContextSource(model.export_arrays(), tuple(float(v) for v in lo), tuple(float(v) for v in step))
     return None
 
 
@@ -100,9 +108,10 @@ class Compression:
         self.entropy = torch.nn.ModuleDict()
         if config.entropy_model != "none":
             cls = entropy_model_class(config.entropy_model)
+            options = ENTROPY_OPTIONS.get(config.entropy_model, {})
             for n in self.names:
                 channels = int(to_coded(n, model.params[n].detach()[:1]).shape[1])
-                self.entropy[n] = cls(channels)
+                self.entropy[n] = cls(channels, **options)
         self.entropy.to(device)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         if len(self.entropy):

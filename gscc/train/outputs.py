@@ -4,8 +4,10 @@
 - ``scene.gsc``: the trained scene encoded with the config's codec settings (``default``
   preset): SH splats, or for a feature model its features and colour decoder (format 1.1);
 - ``metrics.json``: PSNR/SSIM per held-out view and their means for the trained model
-  (``trained``), for a feature model also for its exported splats (``exported``), and for
-  the decoded ``scene.gsc`` (``gsc``, with its size in bytes and splat count); the splat
+  (``trained``), for a feature model also for its exported splats with baked SH
+  (``exported``: what a `.ply` viewer shows), and for the decoded ``scene.gsc`` (``gsc``,
+  rendered as the file describes it — a feature model's features through its colour MLP —
+  with its size in bytes and splat count); the splat
   count, training time, iterations and the periodic evaluations (``history``);
 - ``renders/NAME.png``: a few held-out views, the trained render left of the ground truth.
 """
@@ -20,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..codec.decoder import decode
+from ..codec.decoder import decode_scene
 from ..codec.encoder import encode
 from ..data import Frame
 from ..eval.render_views import to_uint8, write_png
@@ -66,6 +68,24 @@ def write_renders(folder: Path, render_fn: RenderFn, frames: list[Frame]) -> lis
     return written
 
 
+def scene_renderer(scene: SplatSet | FeatureSplats, background, backend: str, device: torch.device) -> RenderFn:
+    """Renders of a decoded scene as its file describes it: SH splats as they are; an
+    MLP-coloured scene (format 1.1) as the feature model renders it (features blended per
+    pixel, then the colour MLP), not through its baked SH."""
+    if isinstance(scene, SplatSet):
+        return splat_renderer(scene, background, backend, device)
+    from ..model.features import FeatureModel
+
+    model = FeatureModel.from_scene(scene)
+    model.params.to(device)
+    model.decoder.to(device)
+
+    def fn(frame: Frame) -> torch.Tensor:
+        return model.render(frame.camera, 0, background=background, backend=backend).image
+
+    return fn
+
+
 def export_run(
     folder: Path,
     scene: SplatSet | FeatureSplats,
@@ -86,7 +106,7 @@ def export_run(
     write_ply(splats, folder / PLY_NAME)
     data = encode(scene, codec, distributions=distributions) if distributions else encode(scene, codec)
     write_bytes_atomically(folder / GSC_NAME, data)
-    decoded = decode(data)
+    decoded = decode_scene(data)
 
     metrics: dict[str, Any] = dict(summary)
     metrics["splat_count"] = splats.count
@@ -94,7 +114,7 @@ def export_run(
     metrics["trained"] = score_views(trained, frames)
     if exported_differs:
         metrics["exported"] = score_views(splat_renderer(splats, background, backend, device), frames)
-    gsc_scores = score_views(splat_renderer(decoded, background, backend, device), frames)
+    gsc_scores = score_views(scene_renderer(decoded, background, backend, device), frames)
     metrics["gsc"] = {"bytes": len(data), "splat_count": decoded.count, "codec": codec.to_dict(), **gsc_scores}
     metrics["renders"] = write_renders(folder / RENDERS_DIR, trained, frames[:render_count])
     write_json(folder / METRICS_NAME, metrics)

@@ -1,0 +1,287 @@
+"""The ``ans-context`` learned coding (format 1.2): per-splat Gaussian tables chosen by a
+context network evaluated on the decoded positions (HAC-style).
+
+A trained hash-grid Gaussian model (gscc.train.entropy.gaussian) predicts, per cell and
+channel, a mean ``mu`` and a scale level from the cell's decoded means; the codec evaluates
+its fixed-point copy (gscc.codec.context_net), bit-exact on both sides. A channel's symbol
+q is coded as the residual r = q - mu with the integer table of the cell's level, over
+residuals -K .. K plus an escape symbol (index 2K + 1) for |r| > K, after which q itself
+follows uniformly. The tables are made by the encoder from the discretised Gaussian of
+each level and stored, so a decoder evaluates neither a Gaussian nor exp.
+
+Chunks (all of type ``raw``), spec/codecs.md "Learned context coding":
+
+    0        the context network (gscc.codec.context_net layout)
+    1        the level tables, symmetric about r = 0 (:func:`put_tables`)
+    2 .. C+1 one per channel: varint M, M little-endian u32 words of one rANS stream
+
+A channel's stream holds, in decoding order: for each level used by its cells, ascending,
+the symbols of the cells with that level in row-major order; then the escaped cells' q in
+row-major order, uniformly (B <= 8: one symbol of 2^B; else the low byte over 256, then
+all the high parts over 2^(B-8)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import constriction
+import numpy as np
+
+from ..container import Container
+from ..errors import FormatError
+from .ans import TABLE_BITS, Reader, categorical, integer_frequencies, put_varint
+from .context_net import LEVELS, LEVELS_PER_OCTAVE, SIGMA_MIN, ContextNetwork
+from .lossless import PlaneCoding
+from .quantize import QuantParams
+
+NAME = "ans-context"
+CHUNK_TYPE = "raw"
+MAX_BITS = 16
+MAX_HALF_WIDTH = 127  # a table has at most 2 * 127 + 2 = 256 symbols
+TAIL_SIGMAS = 8.0  # a level's table covers |r| <= 8 sigma (within MAX_HALF_WIDTH)
+POSITIONS = "means"
+_TOTAL = 1 << TABLE_BITS
+
+
+class ContextSource(Protocol):
+    name: str
+    coding: str
+
+    def network(self, quant: QuantParams) -> ContextNetwork:
+        """The fixed-point network predicting the symbols of ``quant``."""
+
+
+@dataclass(frozen=True)
+class GaussianContextSource:
+    """A trained ``HashGridGaussian`` (its ``export_arrays()``) and the quantizer it was
+    trained in (per channel ``train_lo``, ``train_step``), as the encoder's source."""
+
+    arrays: dict
+    train_lo: tuple
+    train_step: tuple
+    name: str = "gaussian"
+    coding: str = NAME
+
+    def network(self, quant: QuantParams) -> ContextNetwork:
+        return ContextNetwork.from_float(
+            self.arrays, bits=quant.bits, train_lo=self.train_lo, train_step=self.train_step,
+            enc_lo=quant.lo, enc_step=quant.step,
+        )
+
+
+# ---------------------------------------------------------------------------- level tables
+def half_width(level: int) -> int:
+    """K of a level's table: 8 sigma, at least 1, at most 127."""
+    sigma = SIGMA_MIN * 2.0 ** (level / LEVELS_PER_OCTAVE)
+    return min(MAX_HALF_WIDTH, max(1, math.ceil(TAIL_SIGMAS * sigma)))
+
+
+def _sigma(level: int) -> float:
+    return SIGMA_MIN * 2.0 ** (level / LEVELS_PER_OCTAVE)
+
+
+def level_table(level: int) -> np.ndarray:
+    """The encoder's integer table of a level, symbols r + K for residuals r = -K .. K and
+    the escape 2K + 1: each residual gets the mass of the discretised Gaussian (sigma of
+    the level) on its bin, the escape the rest; symmetric, f(-r) = f(r), every frequency
+    >= 1, summing to 2**16 (see :func:`symmetric_frequencies`)."""
+    sigma, k = _sigma(level), half_width(level)
+    upper_tail = lambda t: 0.5 * math.erfc(t / (sigma * math.sqrt(2.0)))  # P(X - mu > t)
+    centre = 1.0 - 2.0 * upper_tail(0.5)
+    side = [upper_tail(r - 0.5) - upper_tail(r + 0.5) for r in range(1, k + 1)]
+    f0, half, escape = symmetric_frequencies(centre, np.array(side), 2.0 * upper_tail(k + 0.5))
+    return full_table(f0, half, escape)
+
+
+def symmetric_frequencies(centre: float, side: np.ndarray, escape: float) -> tuple[int, np.ndarray, int]:
+    """Integers f0, f(1..K), f_esc with f0 + 2 sum f(r) + f_esc = 2**16 from masses with
+    centre + 2 sum(side) + escape = 1, as gscc's ``ans`` tables are made but symmetric:
+    each of the 2K + 2 symbols gets 1, plus the floor of its mass times the 2**16 - 2K - 2
+    spare units; the units left go one each to the largest fractional parts (a side entry
+    takes two, for +r and -r; ties: the lower entry, centre first), an odd last unit to the
+    centre."""
+    spare = _TOTAL - 2 * len(side) - 2
+    share = np.concatenate([[centre], side, [escape]]) * spare
+    weight = np.concatenate([[1], np.full(len(side), 2), [1]])
+    freq = 1 + np.floor(share).astype(np.int64)
+    left = _TOTAL - int((weight * freq).sum())
+    for i in np.lexsort((np.arange(len(share)), -(share - np.floor(share)))):
+        if weight[i] <= left:
+            freq[i] += 1
+            left -= int(weight[i])
+    freq[0] += left
+    return int(freq[0]), freq[1:-1], int(freq[-1])
+
+
+def full_table(f0: int, half: np.ndarray, escape: int) -> np.ndarray:
+    """[f(K), ..., f(1), f0, f(1), ..., f(K), f_esc]."""
+    return np.concatenate([half[::-1], [f0], half, [escape]]).astype(np.int64)
+
+
+def _uniform(bits: int) -> np.ndarray:
+    return np.full(1 << bits, _TOTAL >> bits, dtype=np.int64)
+
+
+def _escape_parts(bits: int) -> list[int]:
+    """The bit widths q is sent in after an escape: [B], or [8, B - 8] (low byte first)."""
+    return [bits] if bits <= 8 else [8, bits - 8]
+
+
+def _zigzag(d: int) -> int:
+    return 2 * d if d >= 0 else -2 * d - 1
+
+
+def _unzigzag(z: int) -> int:
+    return z >> 1 if z % 2 == 0 else -((z + 1) >> 1)
+
+
+def put_tables(tables: dict[int, np.ndarray]) -> bytes:
+    """The tables chunk: varint count; per table (levels ascending) u8 level, varint K,
+    varint f_esc, varint n (0..K), then f(1) and n - 1 zigzag differences
+    f(r) - f(r-1), r = 2 .. n; f(r) = 1 for r > n; f0 = 2**16 - f_esc - 2 sum f(r)."""
+    out = bytearray()
+    put_varint(out, len(tables))
+    for level in sorted(tables):
+        freq = tables[level]
+        k = (len(freq) - 2) // 2
+        half = [int(f) for f in freq[k + 1 : 2 * k + 1]]
+        n = max((r for r, f in enumerate(half, 1) if f > 1), default=0)
+        out.append(level)
+        put_varint(out, k)
+        put_varint(out, int(freq[-1]))
+        put_varint(out, n)
+        previous = 0
+        for r, f in enumerate(half[:n]):
+            put_varint(out, f if r == 0 else _zigzag(f - previous))
+            previous = f
+    return bytes(out)
+
+
+def read_tables(data: bytes) -> dict[int, np.ndarray]:
+    reader = Reader(data, "ans-context tables chunk")
+    count = reader.varint()
+    if count > LEVELS:
+        raise FormatError(f"ans-context tables chunk lists {count} tables, more than {LEVELS} levels")
+    tables: dict[int, np.ndarray] = {}
+    previous_level = -1
+    for _ in range(count):
+        level = reader.byte()
+        if not previous_level < level < LEVELS:
+            raise FormatError("ans-context table levels are not strictly increasing levels below 64")
+        k, escape, n = reader.varint(), reader.varint(), reader.varint()
+        if not 1 <= k <= MAX_HALF_WIDTH or not 0 <= n <= k or not 1 <= escape < _TOTAL:
+            raise FormatError(f"ans-context table of level {level} has a malformed size or escape frequency")
+        half = np.ones(k, dtype=np.int64)
+        value = 0
+        for r in range(n):
+            value = reader.varint() if r == 0 else value + _unzigzag(reader.varint())
+            if not 1 <= value < _TOTAL:
+                raise FormatError(f"ans-context table of level {level} has a frequency out of range")
+            half[r] = value
+        f0 = _TOTAL - escape - 2 * int(half.sum())
+        if f0 < 1:
+            raise FormatError(f"ans-context table of level {level} sums to more than {_TOTAL}")
+        tables[level] = full_table(f0, half, escape)
+        previous_level = level
+    if reader.pos != len(data):
+        raise FormatError("ans-context tables chunk has trailing bytes")
+    return tables
+
+
+# ---------------------------------------------------------------------------- channels
+def encode_channel(q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int) -> bytes:
+    """One channel's stream (cells flattened row-major)."""
+    q, mu, level = (np.asarray(a, dtype=np.int64).reshape(-1) for a in (q, mu, level))
+    k = np.array([(len(tables[l]) - 2) // 2 if l in tables else 0 for l in range(LEVELS)], dtype=np.int64)[level]
+    r = q - mu
+    escaped = np.abs(r) > k
+    symbols = np.where(escaped, 2 * k + 1, r + k)
+    streams = [(symbols[level == l], tables[l]) for l in np.unique(level).tolist()]
+    rest, shift = q[escaped], 0
+    for width in _escape_parts(bits):
+        streams.append(((rest >> shift) & ((1 << width) - 1), _uniform(width)))
+        shift += width
+    coder = constriction.stream.stack.AnsCoder()
+    for stream, freq in reversed(streams):
+        if stream.size:
+            coder.encode_reverse(stream.astype(np.int32), categorical(freq))
+    words = coder.get_compressed().astype("<u4")
+    out = bytearray()
+    put_varint(out, len(words))
+    return bytes(out) + words.tobytes()
+
+
+def decode_channel(data: bytes, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int) -> np.ndarray:
+    reader = Reader(data, "ans-context chunk")
+    words = np.frombuffer(reader.bytes(4 * reader.varint()), dtype="<u4").astype(np.uint32)
+    if reader.pos != len(data):
+        raise FormatError("ans-context chunk has trailing bytes")
+    used = np.unique(level).tolist()
+    missing = [l for l in used if l not in tables]
+    if missing:
+        raise FormatError(f"ans-context has no table for level {missing[0]}, which its network predicts")
+    symbols = np.empty(len(level), dtype=np.int64)
+    try:
+        coder = constriction.stream.stack.AnsCoder(words)
+        for l in used:
+            cells = np.flatnonzero(level == l)
+            symbols[cells] = coder.decode(categorical(tables[l]), len(cells))
+        k = np.array([(len(tables[l]) - 2) // 2 if l in tables else 0 for l in range(LEVELS)], dtype=np.int64)[level]
+        escaped = symbols == 2 * k + 1
+        q = mu + symbols - k
+        rest, shift, count = np.zeros(int(escaped.sum()), dtype=np.int64), 0, int(escaped.sum())
+        for width in _escape_parts(bits):
+            if count:
+                rest |= coder.decode(categorical(_uniform(width)), count).astype(np.int64) << shift
+            shift += width
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(f"corrupt ans-context stream: {exc}") from None
+    q[escaped] = rest
+    if q.size and (q.min() < 0 or q.max() >= 1 << bits):
+        raise FormatError("ans-context stream decodes to symbols out of range")
+    return q
+
+
+def _predictions(net: ContextNetwork, context: dict, channels: int, bits: int, error=FormatError):
+    positions = context.get(POSITIONS)
+    if positions is None:
+        raise error(f"ans-context coding needs the scalar-coded {POSITIONS} plane decoded before it")
+    if net.channels != channels or net.bits != bits:
+        raise error(
+            f"ans-context network predicts {net.channels} channels of {net.bits} bits, the plane has {channels} of {bits}"
+        )
+    return net.predict(positions.plane.reshape(-1, 3), positions.quant.bits)
+
+
+class AnsContextCoding:
+    name = NAME
+    max_bits = MAX_BITS
+
+    def encode(self, plane: np.ndarray, quant: QuantParams, source: ContextSource, context) -> PlaneCoding:
+        height, width, channels = plane.shape
+        net = source.network(quant)
+        mu, level = _predictions(net, context, channels, quant.bits, error=ValueError)
+        tables = {l: level_table(l) for l in np.unique(level).tolist()}
+        chunks = [(CHUNK_TYPE, net.to_bytes()), (CHUNK_TYPE, put_tables(tables))]
+        for c in range(channels):
+            chunks.append((CHUNK_TYPE, encode_channel(plane[:, :, c], mu[:, c], level[:, c], tables, quant.bits)))
+        return PlaneCoding({"codec": self.name, "distribution": source.name, "params": {}}, tuple(chunks))
+
+    def decode(
+        self, container: Container, entry: dict, shape: tuple[int, int, int], quant: QuantParams, context
+    ) -> np.ndarray:
+        height, width, channels = shape
+        indices = entry["chunks"]
+        if len(indices) != channels + 2:
+            raise FormatError(f"ans-context plane needs {channels + 2} chunks, header lists {len(indices)}")
+        chunks = [container.chunk(i, CHUNK_TYPE) for i in indices]
+        net = ContextNetwork.from_bytes(chunks[0])
+        mu, level = _predictions(net, context, channels, quant.bits)
+        tables = read_tables(chunks[1])
+        planes = [decode_channel(chunks[2 + c], mu[:, c], level[:, c], tables, quant.bits) for c in range(channels)]
+        return np.stack(planes, axis=1).reshape(height, width, channels).astype(np.uint16)
