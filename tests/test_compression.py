@@ -240,3 +240,32 @@ def test_a_compressed_run_resumes_bit_for_bit(dataset, lego, tmp_path):
     for name in a["compression"]["entropy"]:
         assert torch.equal(a["compression"]["entropy"][name], b["compression"]["entropy"][name]), name
     assert torch.equal(a["params"]["sh_mask"], b["params"]["sh_mask"])
+
+
+@pytest.mark.parametrize("entropy_model,coding", [("factorized", "ans-table"), ("gaussian", "ans-context")])
+def test_trained_entropy_models_become_the_encoders_sources(entropy_model, coding):
+    """Each trained model is handed to the encoder as a source of its kind; coding with it
+    is lossless (the decoded values equal those of the empirical coding)."""
+    from gscc.codec.encoder import encode
+    from gscc.splats import SplatSet
+
+    config = build_config("default", compression="gscodec", mask="none", entropy_model=entropy_model, codec_sort="none")
+    params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in random_params(600).items()})
+
+    class Model:
+        name = "vanilla"
+
+    Model.params = params
+    comp = Compression(config, Model, torch.device("cpu"))
+    sources = comp.distributions(params)
+    assert set(sources) == {"scales", "quats", "opacities", "sh0"}
+    assert {getattr(s, "coding", None) for s in sources.values()} == {coding}
+    p = {k: v.detach().numpy() for k, v in params.items()}
+    splats = SplatSet(means=p["means"], scales=p["scales"], quats=p["quats"], opacities=p["opacities"],
+                      sh0=p["sh0"][:, 0], shN=p["shN"])
+    codec = config.codec_config()
+    learned, plain = decode(encode(splats, codec, distributions=sources)), decode(encode(splats, codec))
+    for name in ("means", "scales", "quats", "opacities", "sh0", "shN"):
+        np.testing.assert_array_equal(getattr(learned, name), getattr(plain, name), err_msg=name)
+    off = build_config("default", compression="gscodec", mask="none", entropy_model=entropy_model, learned_coding=False)
+    assert Compression(off, Model, torch.device("cpu")).distributions(params) == {}
