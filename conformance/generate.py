@@ -15,15 +15,18 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from gscc.codec.attributes import attribute_arrays
 from gscc.codec.config import EncodeConfig, preset
+from gscc.codec.context_coding import GaussianContextSource
+from gscc.codec.context_net import LEVELS_PER_OCTAVE, SIGMA_MIN, corner_index
 from gscc.codec.decoder import decode_scene
 from gscc.codec.encoder import encode
+from gscc.codec.quantize import forward_transform
 from gscc.container import unpack
 from gscc.io import load_splats
 from gscc.splats import FeatureSplats, SplatSet
@@ -67,13 +70,126 @@ class LaplaceTables:
         return np.tile(p, (len(quant.lo), 1))
 
 
+# ---------------------------------------------------------------------------- context coding
+# The learned-context vector: hand-set hash-grid Gaussian networks in the float layout of
+# HashGridGaussian.export_arrays() (numpy only, no training), and a scene drawn from their
+# own Gaussians, so the ans-context coding is much smaller than the empirical one. The
+# networks work in attribute units (train_lo 0, train_step 1): mu is a value, the level
+# s gives sigma = SIGMA_MIN * 2**(s / LEVELS_PER_OCTAVE) in value units; the encoder folds
+# in its quantizer. The fixed-point copy the file stores is what a decoder evaluates; the
+# float evaluation below only draws the scene.
+def _f32(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32)
+
+
+def _corners(resolution: int) -> np.ndarray:
+    """A dense level's table holding the corners' unit coordinates: its features are x."""
+    r = range(resolution + 1)
+    return np.array([[i, j, k] for k in r for j in r for i in r], dtype=np.float64) / resolution
+
+
+def sh0_context_network() -> dict:
+    """3 channels; a dense level (resolution 1, features x) and a hashed one (resolution 3,
+    16 rows of seeded values in [-1, 1]); hidden: x and the hashed features + 1; mu linear
+    in both, the level 4 log2(0.003 / SIGMA_MIN) + 8 x0 (sigma 0.003 .. 0.012)."""
+    hashed = np.random.default_rng(21).uniform(-1.0, 1.0, (16, 3))
+    slopes = np.array([[0.8, 0.4, 0.0], [0.0, -0.9, 0.3], [0.3, 0.3, -0.5]])
+    bump = 0.03
+    last = np.zeros((6, 6))
+    last[:3, :3], last[:3, 3:], last[3:, 0] = slopes, bump * np.eye(3), 2 * LEVELS_PER_OCTAVE
+    bias = np.concatenate([np.array([0.1, 0.5, 0.2]) - bump, np.full(3, LEVELS_PER_OCTAVE * np.log2(0.003 / SIGMA_MIN))])
+    return {
+        "levels": 2, "features": 3, "log2_table": 4, "resolutions": [1, 3], "hidden": 6, "channels": 3,
+        "grid.0": _f32(_corners(1)), "grid.1": _f32(hashed),
+        "layers.0.weight": _f32(np.eye(6)), "layers.0.bias": _f32([0, 0, 0, 1, 1, 1]),
+        "layers.1.weight": _f32(np.eye(6)), "layers.1.bias": _f32(np.zeros(6)),
+        "layers.2.weight": _f32(last), "layers.2.bias": _f32(bias),
+    }
+
+
+def scales_context_network() -> dict:
+    """3 channels; one dense level (resolution 2, 27 rows, features x); hidden: x and
+    relu(x0 - 1/2), a kink; the level 4 log2(0.04 / SIGMA_MIN) - 20 x1 (sigma 0.04 down to
+    0.04 / 32): in the encoder's units it falls below 0 where x1 is large, so the decoder
+    clamps it to level 0 there."""
+    first = np.concatenate([np.eye(3), [[1.0, 0.0, 0.0]]])
+    last = np.zeros((6, 4))
+    last[:3] = [[3.0, 0.0, 0.0, -5.0], [0.0, 2.0, 1.0, 0.0], [-1.5, 0.0, 2.0, 2.0]]
+    last[3:, 1] = -5 * LEVELS_PER_OCTAVE
+    bias = np.concatenate([[-4.5, -5.0, -4.0], np.full(3, LEVELS_PER_OCTAVE * np.log2(0.04 / SIGMA_MIN))])
+    return {
+        "levels": 1, "features": 3, "log2_table": 5, "resolutions": [2], "hidden": 4, "channels": 3,
+        "grid.0": _f32(_corners(2)),
+        "layers.0.weight": _f32(first), "layers.0.bias": _f32([0, 0, 0, -0.5]),
+        "layers.1.weight": _f32(np.eye(4)), "layers.1.bias": _f32(np.zeros(4)),
+        "layers.2.weight": _f32(last), "layers.2.bias": _f32(bias),
+    }
+
+
+CONTEXT_NETWORKS = {"sh0": sh0_context_network, "scales": scales_context_network}
+
+
+def unit_positions(means: np.ndarray) -> np.ndarray:
+    """The networks' input: sign-log means, per-axis min/max normalised to [0, 1]."""
+    y = forward_transform("signlog", np.asarray(means, np.float32).astype(np.float64))
+    return (y - y.min(axis=0)) / (y.max(axis=0) - y.min(axis=0))
+
+
+def context_gaussians(arrays: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) per splat and channel of a float network at positions x in [0, 1]^3."""
+    features = []
+    corners = np.array([[(c >> axis) & 1 for axis in range(3)] for c in range(8)])
+    for level, resolution in enumerate(arrays["resolutions"]):
+        table = np.asarray(arrays[f"grid.{level}"], np.float64)
+        cell = np.minimum(np.floor(x * resolution), resolution - 1).astype(np.int64)
+        frac = x * resolution - cell
+        total = 0.0
+        for corner in corners:
+            at = cell + corner
+            weight = np.prod(np.where(corner == 1, frac, 1.0 - frac), axis=1)
+            total = total + weight[:, None] * table[corner_index(at[:, 0], at[:, 1], at[:, 2], resolution, arrays["log2_table"])]
+        features.append(total)
+    a = np.concatenate(features, axis=1)
+    for k in range(3):
+        a = a @ np.asarray(arrays[f"layers.{k}.weight"], np.float64).T + np.asarray(arrays[f"layers.{k}.bias"], np.float64)
+        a = np.maximum(a, 0.0) if k < 2 else a
+    c = int(arrays["channels"])
+    return a[:, :c], SIGMA_MIN * 2.0 ** (a[:, c:] / LEVELS_PER_OCTAVE)
+
+
+def context_scene(n: int, seed: int) -> SplatSet:
+    """The first n plant splats with sh0 and scales drawn from the context networks'
+    Gaussians at their positions; 1 in 61 splats an outlier (uniform over the channel's
+    range: escapes); sh0 channel 0 clipped at its 92nd percentile and channel 1 at its 6th
+    (the networks' mu runs past the symbol range there, so the decoder clamps it)."""
+    base = plant(n)
+    rng = np.random.default_rng(seed)
+    x = unit_positions(base.means)
+    drawn = {}
+    for name, network in CONTEXT_NETWORKS.items():
+        mu, sigma = context_gaussians(network(), x)
+        values = mu + sigma * rng.standard_normal(mu.shape)
+        outliers = np.arange(n) % 61 == 7
+        values[outliers] = rng.uniform(values.min(axis=0), values.max(axis=0), (int(outliers.sum()), 3))
+        drawn[name] = values
+    sh0 = drawn["sh0"]
+    sh0[:, 0] = np.minimum(sh0[:, 0], np.percentile(sh0[:, 0], 92))
+    sh0[:, 1] = np.maximum(sh0[:, 1], np.percentile(sh0[:, 1], 6))
+    return replace(base, sh0=sh0.astype(np.float32), scales=drawn["scales"].astype(np.float32))
+
+
+def context_sources() -> dict:
+    return {name: GaussianContextSource(network(), (0.0,) * 3, (1.0,) * 3) for name, network in CONTEXT_NETWORKS.items()}
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str
     description: str
     scene: Callable[[], SplatSet | FeatureSplats]
     config: EncodeConfig
-    distributions: Callable[[], dict] | None = None  # attribute -> learned table source
+    distributions: Callable[[], dict] | None = None  # attribute -> learned source
+    codings: dict | None = None  # attribute -> the coding the vector must keep (checked when made)
 
 
 RECIPES = [
@@ -111,6 +227,13 @@ RECIPES = [
            "stay empirical ANS (too deep for ans-table); 230 unsorted splats, ANS coder",
            lambda: synthetic(230, 1, seed=8), preset("high").with_overrides(coder="ans", sort="none", sh_bits=6),
            lambda: {name: LaplaceTables(0.11) for name in ("means", "scales", "quats", "opacities", "sh0", "shN")}),
+    Recipe("learned-context", "format 1.2: learned context coding (ans-context) of 8-bit sh0 and 6-bit scales "
+           "from hand-set hash-grid networks on the decoded 16-bit means (sh0: a dense and a hashed grid level; "
+           "scales: a dense level and a ReLU kink); values drawn from the networks' Gaussians, scale levels 0 to 23 "
+           "(0 by clamping), escaped outliers, mu clamped at both ends of the symbols; the first 1499 plant positions (one "
+           "padding cell), unsorted, other attributes empirical ANS",
+           lambda: context_scene(1499, seed=9), preset("high").with_overrides(coder="ans", sort="none", scale_bits=6),
+           context_sources, {"sh0": "ans-context", "scales": "ans-context", "means": "ans"}),
 ]
 
 # Baked SH of an MLP-coloured vector are float computations (a least-squares fit to an
@@ -162,7 +285,12 @@ def main() -> int:
         if recipe.name in known or path.exists():
             continue
         data = encode(recipe.scene(), recipe.config, recipe.distributions() if recipe.distributions else None)
-        version = "%d.%d" % unpack(data).version
+        container = unpack(data)
+        version = "%d.%d" % container.version
+        kept = {name: a["coding"]["codec"] for name, a in container.header["attributes"].items() if a["codec"] == "scalar"}
+        for name, codec in (recipe.codings or {}).items():
+            if kept.get(name) != codec:
+                raise SystemExit(f"{recipe.name}: {name} is coded {kept.get(name)}, the recipe needs {codec}")
         path.write_bytes(data)
         entry = {
             "name": recipe.name,

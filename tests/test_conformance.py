@@ -41,6 +41,26 @@ def test_a_vector_codes_attributes_with_learned_tables() -> None:
     assert {8, 6} <= codings["ans-table"] and "ans" in codings
 
 
+def test_a_vector_codes_attributes_with_a_context_network() -> None:
+    """Format 1.2: ans-context planes of 8 and 6 bits, predicted from an empirically coded
+    means plane by networks with both dense and hashed grid levels."""
+    from gscc.codec.context_net import ContextNetwork, is_dense
+    from gscc.codec.lossless import CODERS
+    from gscc.container import unpack
+
+    bits, dense = set(), set()
+    for entry in (e for e in MANIFEST if e["format_version"] == "1.2"):
+        container = unpack((ROOT / entry["file"]).read_bytes())
+        attributes = container.header["attributes"]
+        for a in attributes.values():
+            if a["codec"] == "scalar" and a["coding"]["codec"] == "ans-context":
+                assert attributes["means"]["coding"]["codec"] in CODERS
+                bits.add(a["quant"]["bits"])
+                net = ContextNetwork.from_bytes(container.chunk(a["coding"]["chunks"][0], "raw"))
+                dense |= {is_dense(r, net.log2_table) for r in net.resolutions}
+    assert {8, 6} <= bits and dense == {True, False}
+
+
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["name"] for e in MANIFEST])
 def test_vector_decodes_bit_exactly(entry: dict) -> None:
     data = (ROOT / entry["file"]).read_bytes()

@@ -236,8 +236,11 @@ class Compression:
         if not len(self.entropy) or not self.config.learned_coding:
             return {}
         values = self.final_params(params)
+        codec = self.config.codec_config()
         sources = {}
         for name, model in self.entropy.items():
+            if name == "quats" and codec.transform_for("quats", "smallest3") != "identity":
+                continue  # the encoder codes smallest-three components, not the simulated ones
             y = to_coded(name, values[name])
             grid = symbol_grid(y, self.bit_depth[name])
             source = learned_source(model, grid)
