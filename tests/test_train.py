@@ -338,3 +338,25 @@ def test_a_decoded_feature_scene_renders_as_the_trained_model(dataset):
         a = model.render(camera, 0, background=(1.0, 1.0, 1.0)).image
         b = again.render(camera, 0, background=(1.0, 1.0, 1.0)).image
     assert torch.equal(a, b)
+
+
+def test_cli_compression_presets_and_their_switches(monkeypatch, capsys, lego, tmp_path):
+    """--compression picks a compression preset (its steps as fractions of the run);
+    each module is then one --set away; the choices are the presets the library has."""
+    from gscc.train.config import COMPRESSION_PRESETS
+
+    assert {p.value for p in cli.CompressionPreset} == set(COMPRESSION_PRESETS)
+    assert {p.value for p in cli.TrainPreset} == set(PRESETS)
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))
+    run = tmp_path / "run"
+    args = ["train", lego, "-o", run, "--iterations", "4", "--resolution", "40", "--compression", "gscodec"]
+    args += ["--set", "max_views=3", "--set", "init_points=300", "--set", "codec_sort=none", "--set", "test_renders=1"]
+    args += ["--set", "quantizer=ste", "--set", "mask.sparsity_weight=0.01"]
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["quantizer"] == "ste" and saved["entropy_model"] == "factorized" and saved["simulate_start"] == 2
+    assert saved["mask_options"]["learnable"]["sparsity_weight"] == 0.01
+    assert json.loads((run / "metrics.json").read_text())["compression"]["quantizer"] == "ste"
+    code, out, err = run_cli(monkeypatch, capsys, "train", lego, "-o", tmp_path / "x", "--compression", "zip")
+    assert code != 0 and not (tmp_path / "x").exists()
