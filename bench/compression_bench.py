@@ -240,7 +240,8 @@ def main() -> int:
         if args.table_only:
             if (folder / "metrics.json").is_file():
                 old = previous.get(e.name, {})
-                rows.append(result_row(e, folder, None, old.get("wall_seconds")) | {"command": old.get("command")})
+                command = old.get("command") or (None if e.reencode_of else shlex.join(train_command(args, e, folder)))
+                rows.append(result_row(e, folder, None, old.get("wall_seconds")) | {"command": command})
             continue
         try:
             command, seconds = run_experiment(args, e, console)

@@ -5,6 +5,7 @@ an entropy model and a mask trains, resumes bit for bit and writes a decodable f
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -221,7 +222,9 @@ def test_a_gscodec_run_trains_and_writes_a_decodable_file(dataset, lego, tmp_pat
     assert decoded.count == metrics["gsc"]["splat_count"]
     # splats whose SH the mask switched off are exported without it
     ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=True)
-    off = ckpt["params"]["sh_mask"] <= 0
+    logits = ckpt["params"]["sh_mask"]
+    assert logits.std() > 0 and not torch.allclose(logits, torch.full_like(logits, math.log(9.0)))  # trained from init
+    off = logits <= 0
     from gscc.io import load_splats
 
     splats = load_splats(tmp_path / "run" / "splats.ply")
@@ -270,3 +273,19 @@ def test_trained_entropy_models_become_the_encoders_sources(entropy_model, codin
         np.testing.assert_array_equal(getattr(learned, name), getattr(plain, name), err_msg=name)
     off = build_config("default", compression="gscodec", mask="none", entropy_model=entropy_model, learned_coding=False)
     assert Compression(off, Model, torch.device("cpu")).distributions(params) == {}
+
+
+@pytest.mark.parametrize("mask", ["learnable", "gradient"])
+def test_mask_tensors_are_trained_exactly_when_they_have_a_learning_rate(dataset, lego, tmp_path, mask):
+    from gscc.train.trainer import Trainer
+
+    config = compressed_config(mask=mask) if mask == "learnable" else build_config(
+        "default", ["mask=gradient", "mask.start_step=2", "mask.interval=2"], compression="gscodec",
+        **{**SMALL, "iterations": 6})
+    trainer = Trainer(config, dataset, tmp_path, console=QUIET)
+    for name, (_, lr) in trainer.compression.mask_params(trainer.model.params).items():
+        assert trainer.model.params[name].requires_grad == (lr > 0), name
+    trainer.run(stop_after=3)
+    again = Trainer(config, dataset, tmp_path, checkpoint=trainer.checkpoint(), console=QUIET)
+    for name, (_, lr) in again.compression.mask_params(again.model.params).items():
+        assert again.model.params[name].requires_grad == (lr > 0), name

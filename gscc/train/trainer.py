@@ -134,13 +134,11 @@ class Trainer:
             module.to(self.device)
         self.compression = Compression(config, self.model, self.device)
         mask_params = self.compression.mask_params(self.model.params)
-        for name, (tensor, _) in mask_params.items():
+        for name, (tensor, lr) in mask_params.items():  # trained when given a learning rate
             if checkpoint is None:
-                self.model.params[name] = torch.nn.Parameter(
-                    tensor.detach().clone().to(self.device), requires_grad=tensor.requires_grad
-                )
-            else:  # the checkpoint holds the mask's tensors; its buffers stay untrained
-                self.model.params[name].requires_grad_(tensor.requires_grad)
+                self.model.params[name] = torch.nn.Parameter(tensor.detach().clone().to(self.device), requires_grad=lr > 0)
+            else:  # the checkpoint holds the mask's tensors
+                self.model.params[name].requires_grad_(lr > 0)
         lrs = {**self.lrs, **{name: lr for name, (_, lr) in mask_params.items()}}
         self.optimizers = optim.splat_optimizers(self.model.params, self.model.learning_rates(lrs))
         self.shared_optimizers = optim.shared_optimizers(
