@@ -181,8 +181,9 @@ def print_tables(rows: list[dict], console: Console) -> None:
         sizes.add_row(r["name"], *cells)
     console.print(sizes)
     for r in rows:
-        console.print(f"{r['name']}: {r['what']}" + (f"; {r['command']}" if r["command"] else f"; re-encoded {r['reencode_of']} with {' '.join(r['settings'])}"),
-                      soft_wrap=True, markup=False, highlight=False)
+        how = f"; {r['command']}" if r["command"] else f"; re-encoded {r['reencode_of']} with {' '.join(r['settings'])}"
+        note = f" (note: {r['note']})" if r.get("note") else ""
+        console.print(f"{r['name']}: {r['what']}{how}{note}", soft_wrap=True, markup=False, highlight=False)
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
@@ -241,7 +242,8 @@ def main() -> int:
             if (folder / "metrics.json").is_file():
                 old = previous.get(e.name, {})
                 command = old.get("command") or (None if e.reencode_of else shlex.join(train_command(args, e, folder)))
-                rows.append(result_row(e, folder, None, old.get("wall_seconds")) | {"command": command})
+                kept = {"note": old["note"]} if "note" in old else {}  # a remark added to the JSON by hand
+                rows.append(result_row(e, folder, None, old.get("wall_seconds")) | {"command": command} | kept)
             continue
         try:
             command, seconds = run_experiment(args, e, console)

@@ -27,7 +27,7 @@ import torch
 
 from ..errors import InputError
 from .simulation import QUANTIZERS, SymbolGrid, from_coded, symbol_grid, to_coded
-from .simulation.domains import _signlog
+from .simulation.domains import signlog
 
 # the attributes compression may act on, in the codec's order
 ATTRIBUTES = ("means", "scales", "quats", "opacities", "sh0", "shN", "features")
@@ -65,7 +65,7 @@ ENTROPY_OPTIONS = {"gaussian": {"levels": 4, "log2_table": 11, "min_resolution":
 def position_context(means: torch.Tensor) -> torch.Tensor:
     """(N, 3) in [0, 1]: the signlog means normalised per axis to their range (the
     context of position-conditioned entropy models, gscc.train.entropy.base)."""
-    y = _signlog(means.detach())
+    y = signlog(means.detach())
     lo = y.min(dim=0).values
     span = (y.max(dim=0).values - lo).clamp_min(1e-12)
     return ((y - lo) / span).clamp(0.0, 1.0)

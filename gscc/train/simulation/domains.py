@@ -28,7 +28,7 @@ import torch
 _LOGIT_EPS = 2.0**-24
 
 
-def _signlog(x: torch.Tensor) -> torch.Tensor:
+def signlog(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.log1p(torch.abs(x))
 
 
@@ -54,7 +54,7 @@ class Domain:
 
 
 DOMAINS: dict[str, Domain] = {
-    "means": Domain(_signlog, lambda y, p: _signexp(y)),
+    "means": Domain(signlog, lambda y, p: _signexp(y)),
     "scales": Domain(lambda p: p, lambda y, p: y),
     "quats": Domain(_normalise, lambda y, p: y),
     "opacities": Domain(lambda p: torch.sigmoid(p).reshape(-1, 1), lambda y, p: _logit(y).reshape(p.shape)),
