@@ -57,8 +57,10 @@ EXPERIMENTS = [
     Experiment("gaussian", "hash-grid Gaussian instead of factorized", settings=("entropy_model=gaussian",)),
     Experiment("gradient-mask", "gradient-threshold instead of learnable mask", settings=("mask=gradient",)),
     Experiment("no-mask", "no SH mask", settings=("mask=none",)),
-    Experiment("no-simulation", "no simulation (no quantizer, entropy model or mask)",
-               settings=("quantizer=none", "entropy_model=none", "rate_lambda=0", "mask=none")),
+    # no simulation (no quantizer, entropy model or mask) trains exactly the baseline's MCMC
+    # model, so it is the baseline's run encoded with gscodec's codec (default preset)
+    Experiment("no-simulation", "no simulation (no quantizer, entropy model or mask): MCMC + gscodec's codec",
+               compression="gsplat-png", settings=("codec_preset=default",), reencode_of="gsplat-png"),
     # switches of the post-training codec (re-encode the gscodec run)
     Experiment("6-bit", "6-bit instead of 8-bit attributes", settings=("codec_bits=6",), reencode_of="gscodec"),
     Experiment("no-pruning", "no pruning", settings=("codec_prune=0",), reencode_of="gscodec"),
