@@ -52,6 +52,8 @@ class Experiment:
 EXPERIMENTS = [
     Experiment("gsplat-png", "baseline: MCMC + gsplat PNG compression", "gsplat-png", group="preset"),
     Experiment("gscodec", "noise quant + factorized + learnable SH mask + pruning + learned coding", group="preset"),
+    Experiment("gscodec-6bit", "gscodec with 6-bit attributes (simulated and coded at 6 bits)",
+               settings=("codec_bits=6",), group="preset"),
     # switches of the training modules (each trains again)
     Experiment("ste", "STE rounding instead of noise", settings=("quantizer=ste",)),
     Experiment("gaussian", "hash-grid Gaussian instead of factorized", settings=("entropy_model=gaussian",)),
