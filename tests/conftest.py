@@ -29,6 +29,18 @@ def fast_config(**overrides):
     return preset("default").with_overrides(sort="none", **overrides)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors: one torch thread is several times faster than two contending ones (the
+    machine may be busy); the thread count is restored after the module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_splats() -> Path:
     """The folder of shared real splat scenes (skips the test where it is missing)."""

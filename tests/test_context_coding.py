@@ -29,7 +29,7 @@ from gscc.codec.decoder import decode
 from gscc.codec.encoder import encode
 from gscc.codec.learned import LEARNED_CODINGS, DecodedPlane
 from gscc.codec.quantize import fit_quantizer, forward_transform, quantize
-from gscc.container import LEARNED_VERSION, Container, pack, unpack
+from gscc.container import LEARNED_VERSION, Container, unpack
 from gscc.errors import FormatError
 from gscc.synthetic import random_splats
 from gscc.train.entropy.gaussian import HashGridGaussian
@@ -38,12 +38,7 @@ NOISE = 0.01  # of sh0, about 1.3 symbols at 8 bits
 SLOPES = np.array([[1.0, 0.5, 0.0], [0.0, -1.0, 0.3], [0.2, 0.2, 0.2]])  # sh0 = SLOPES @ x + noise
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def normalised_positions(means: np.ndarray) -> np.ndarray:

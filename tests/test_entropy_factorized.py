@@ -19,13 +19,7 @@ from gscc.train.entropy.tables import ModelTables
 from conftest import fast_config
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is several times faster than two contending ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def symbols(n: int, centers, scales, seed: int = 0) -> np.ndarray:

@@ -31,13 +31,7 @@ TOP = (1 << POSITION_BITS) - 1
 SMALL = dict(levels=4, features=2, log2_table=10, min_resolution=2, max_resolution=8, hidden=32)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny tensors: threads only contend (the machine may be busy)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---------------------------------------------------------------------------- naive references

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..container import Container
 from ..errors import FormatError
-from .ans import TABLE_BITS, Reader, categorical, integer_frequencies, put_varint
+from .ans import TABLE_BITS, Reader, categorical, put_varint
 from .context_net import LEVELS, LEVELS_PER_OCTAVE, SIGMA_MIN, ContextNetwork
 from .lossless import PlaneCoding
 from .quantize import QuantParams
