@@ -63,6 +63,8 @@ EXPERIMENTS = [
     # model, so it is the baseline's run encoded with gscodec's codec (default preset)
     Experiment("no-simulation", "no simulation (no quantizer, entropy model or mask): MCMC + gscodec's codec",
                compression="gsplat-png", settings=("codec_preset=default",), reencode_of="gsplat-png"),
+    Experiment("no-simulation-6bit", "no simulation, 6-bit attributes: MCMC + gscodec's codec at 6 bits",
+               compression="gsplat-png", settings=("codec_preset=default", "codec_bits=6"), reencode_of="gsplat-png"),
     # switches of the post-training codec (re-encode the gscodec run)
     Experiment("6-bit", "6-bit instead of 8-bit attributes", settings=("codec_bits=6",), reencode_of="gscodec"),
     Experiment("no-pruning", "no pruning", settings=("codec_prune=0",), reencode_of="gscodec"),
