@@ -6,58 +6,24 @@ decodes, for every predictor and for 8- and 16-bit planes.
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import pytest
 
 from gscc.codec.ans import decode_channel, encode_channel
+from spec_reader import SpecReader, table
 
 
 def spec_decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarray:
-    pos = 0
-
-    def byte() -> int:
-        nonlocal pos
-        pos += 1
-        return data[pos - 1]
-
-    def varint() -> int:
-        value, shift = 0, 0
-        while True:
-            b = byte()
-            value |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return value
-
-    predictor, count = byte(), byte()
+    r = SpecReader(data)
+    predictor, count = r.byte(), r.byte()
     tables = []
     for _ in range(count):
-        alphabet = varint()
-        freqs = [varint() * 256 for _ in range(alphabet)]
-        cdf = [0]
-        for f in freqs:
-            cdf.append(cdf[-1] + f)
-        assert cdf[-1] == 1 << 24
-        tables.append((freqs, cdf))
-    m = varint()
-    words = list(struct.unpack_from(f"<{m}I", data, pos))
-    state = 0
-    if words:
-        state = words.pop()
-        while words and state < 1 << 32:
-            state = (state << 32) | words.pop()
+        alphabet = r.varint()
+        tables.append(table([r.varint() for _ in range(alphabet)]))
+    r.start_stream()
 
-    def decode(table) -> int:
-        nonlocal state
-        freqs, cdf = table
-        x = state % (1 << 24)
-        i = next(k for k in range(len(freqs)) if cdf[k] <= x < cdf[k + 1])
-        state = (state >> 24) * freqs[i] + (x - cdf[i])
-        if state < 1 << 32 and words:
-            state = (state << 32) | words.pop()
-        return i
+    def decode(t) -> int:
+        return r.symbol(*t)
 
     n = height * width
     if count == 1:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from gscc.container import LEARNED_VERSION, pack, unpack
 from gscc.errors import FormatError
 from gscc.info import summarize
 from gscc.synthetic import random_feature_splats, random_splats
+from spec_reader import SpecReader, table
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 GSCC = Path(sys.executable).with_name("gscc")
@@ -230,48 +230,19 @@ def test_distributions_for_attributes_the_scene_lacks_or_unknown_codings_are_ref
 # ============================================================================ the spec
 def spec_decode_channel(data: bytes, height: int, width: int, bits: int) -> list[int]:
     """An ans-table chunk decoded from spec/codecs.md alone."""
-    pos = 0
-
-    def varint() -> int:
-        nonlocal pos
-        value = shift = 0
-        while True:
-            b = data[pos]
-            pos += 1
-            value |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return value
-
+    r = SpecReader(data)
     alphabet = 1 << bits
-    first, n = varint(), varint()
+    first, n = r.varint(), r.varint()
     f = [1] * alphabet
     previous = 1
     for i in range(n):
-        z = varint()
+        z = r.varint()
         previous += z // 2 if z % 2 == 0 else -(z + 1) // 2
         f[first + i] = previous
     assert sum(f) == 65536
-    freqs = [v * 256 for v in f]
-    cdf = [0]
-    for v in freqs:
-        cdf.append(cdf[-1] + v)
-    m = varint()
-    words = list(struct.unpack_from(f"<{m}I", data, pos))
-    state = 0
-    if words:
-        state = words.pop()
-        while words and state < 1 << 32:
-            state = (state << 32) | words.pop()
-    symbols = []
-    for _ in range(height * width):
-        x = state % (1 << 24)
-        i = next(k for k in range(alphabet) if cdf[k] <= x < cdf[k + 1])
-        state = (state >> 24) * freqs[i] + (x - cdf[i])
-        if state < 1 << 32 and words:
-            state = (state << 32) | words.pop()
-        symbols.append(i)
-    return symbols
+    t = table(f)
+    r.start_stream()
+    return [r.symbol(*t) for _ in range(height * width)]
 
 
 @pytest.mark.parametrize("bits", [2, 6, 8])
