@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -15,7 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .codec.config import PRESETS
-from .errors import GsccError, InputError
+from .errors import GsccError, GsccWarning, InputError
+
+_python_showwarning = warnings.showwarning
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="gscc: a codec for Gaussian splats.")
 # markup off: paths and header strings are printed as they are
@@ -498,7 +501,16 @@ def _report(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """gscc's own warnings as one ``warning:`` line; others as Python shows them."""
+    if issubclass(category, GsccWarning):
+        errors.print(Text("warning: ", style="bold yellow") + Text(str(message)), soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False)
     except GsccError as exc:

@@ -11,3 +11,14 @@ class InputError(GsccError):
 
 class FormatError(GsccError):
     """A .gsc file is corrupt, truncated, or of a version this decoder cannot read."""
+
+
+class GsccWarning(UserWarning):
+    """Something was wrong with an input but gscc could carry on (e.g. dropped bad splats)."""
+
+
+def warn(message: str) -> None:
+    """Report a one-line warning; the CLI prints it as ``warning: ...``."""
+    import warnings
+
+    warnings.warn(message, GsccWarning, stacklevel=2)
