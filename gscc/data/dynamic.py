@@ -71,6 +71,12 @@ Initialisation (``init``; see :mod:`gscc.data.dynamic_init`)
     "none": no points. "auto": "triangulate" for multi-view kinds, "random" for the
     monocular D-NeRF (one camera per time: nothing to triangulate).
 
+Scene scale and bounds
+    Scale: :func:`gscc.data.dataset.scene_scale` of the training cameras (one per physical
+    camera). Bounds: the 1st..99th percentile box of triangulated points; otherwise the box
+    the cameras look at (:func:`gscc.data.dataset.camera_bounds`), where random points are
+    drawn.
+
 Background and near plane
     ``background=None`` takes the kind's default (Panoptic and N3DV: black, real captures;
     D-NeRF: white). ``near=None`` takes the kind's default near plane for evaluation
@@ -356,6 +362,7 @@ def load_dynamic_dataset(
     scale = scene_scale(list(unique.values()))
     if init == "auto":
         init = "random" if sequence.monocular else "triangulate"
+    box = camera_bounds(list(unique.values()), scale)
     result = initialise(
         init,
         train_views,
@@ -363,14 +370,14 @@ def load_dynamic_dataset(
         sequence,
         folder=folder,
         scale=scale,
-        random_bounds=camera_bounds(list(unique.values()), scale),
+        random_bounds=box,
         every=init_every,
         count=init_points,
         seed=seed,
         cache_dir=cache_dir,
         width=init_width,
     )
-    bounds = point_bounds(result.points, scale) if result.points is not None and len(result.points) else camera_bounds(list(unique.values()), scale)
+    bounds = point_bounds(result.points, scale) if result.method == "triangulate" else box
     return DynamicDataset(
         kind=kind,
         train=train,
