@@ -9,7 +9,7 @@
 API
     ``load_dynamic_dataset(path, *, frames=None, downscale=1.0, resolution=None,
     background=None, max_views=None, init="auto", init_every=10, init_points=100_000,
-    init_width=None, seed=0, cache_dir=None, cache_bytes=1 GiB, near=None) -> DynamicDataset``;
+    init_width=None, seed=0, cache_dir=None, cache_bytes=512 MiB, near=None) -> DynamicDataset``;
     ``is_dynamic_dataset(path) -> bool``; ``detect_dynamic_kind(path) -> str | None``;
     ``parse_frames("0:50") -> (0, 50)``.
 
@@ -44,7 +44,8 @@ Frames and time
     [0, 1] (the identity over the whole sequence).
 
 Views
-    Multi-view kinds: every camera of the split at every frame of the range, frame-major.
+    Multi-view kinds: every camera of the split at every frame of the range, frame-major
+    (all cameras of the first frame, then of the next, ...).
     ``max_views`` keeps at most that many cameras of each split (evenly spaced through them;
     for the monocular D-NeRF: that many views). Every image file of the range is checked to
     exist up front (one-line InputError naming it).
