@@ -107,7 +107,7 @@ from .frame_store import DEFAULT_BUDGET, FrameStore
 from .images import Background, to_uint8
 from .n3dv import is_n3dv_dir, load_n3dv
 from .panoptic import is_panoptic_dir, load_panoptic
-from .sequence import SourceSequence, SourceView
+from .sequence import SourceView
 
 KINDS = ("panoptic", "n3dv", "dnerf")
 INITS = ("auto", "triangulate", "random", "none")
@@ -245,7 +245,7 @@ def _keep_cameras(views: list[SourceView], max_views: Optional[int], monocular: 
     return [v for v in views if v.camera_id in kept]
 
 
-def _view_time(view: SourceView, frames: tuple[int, int], sequence: SourceSequence, times: dict[int, float]) -> float:
+def _view_time(view: SourceView, frames: tuple[int, int], times: dict[int, float]) -> float:
     if view.time is None:
         return frame_time(view.frame, frames)
     start, end = frames
@@ -275,7 +275,6 @@ def _mask_reader(view: SourceView, camera: Camera):
 def _timed_frames(
     views: list[SourceView],
     frames: tuple[int, int],
-    sequence: SourceSequence,
     downscale: float,
     resolution: Optional[int],
     background: Background,
@@ -295,7 +294,7 @@ def _timed_frames(
         store.add(("image", index), _image_reader(view, camera, background))
         if view.read_mask is not None:
             store.add(("mask", index), _mask_reader(view, camera))
-        time = _view_time(view, frames, sequence, times)
+        time = _view_time(view, frames, times)
         result.append(TimedFrame(camera, time, view.frame, view.name, view.camera_id, store, index, view.read_mask is not None))
     return result
 
@@ -356,8 +355,8 @@ def load_dynamic_dataset(
         sequence.select(start, end, cache_root(cache_dir))
     store = FrameStore(cache_bytes)
     keys = itertools.count()
-    train = _timed_frames(train_views, (start, end), sequence, downscale, resolution, background, store, times, keys)
-    test = _timed_frames(test_views, (start, end), sequence, downscale, resolution, background, store, times, keys)
+    train = _timed_frames(train_views, (start, end), downscale, resolution, background, store, times, keys)
+    test = _timed_frames(test_views, (start, end), downscale, resolution, background, store, times, keys)
 
     unique = {f.camera_id: f.camera for f in train}
     scale = scene_scale(list(unique.values()))
