@@ -18,6 +18,11 @@ Fallback: fewer than ``min_points`` triangulated points (a textureless or tiny s
 :func:`gscc.data.dataset.camera_bounds`), random colours, times uniform in [0, 1] — 3DGS's
 random initialisation spread over time.
 
+Measured on Panoptic basketball, frames 0:50 (frames 0, 10, 20, 30, 40 triangulated at 640
+pixels wide): 5,314 points, 4,284 static (after thinning; 4,894 before) and 1,030 on the
+people; 845 s on a 2-core machine shared with other jobs (niced, load ~13), about 260 s on
+a quiet one; reloading from the cache: 3 s (the metadata parse).
+
 The triangulation result is cached under ``<cache>/init/<key>.npz`` (see
 :mod:`gscc.data.cache`), keyed by the dataset folder, the metadata and image files'
 identities, the sampled frames, the width and this module's settings: a second run over the
