@@ -80,7 +80,7 @@ def sampled_frames(frames: tuple[int, int], every: int) -> list[int]:
     return list(range(frames[0], frames[1], every))
 
 
-def _progress(total: int):
+def _progress():
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -96,11 +96,9 @@ def triangulate_init(
     frames: tuple[int, int],
     sequence: SourceSequence,
     *,
-    folder: Path,
     scale: float,
     every: int,
     width: Optional[int],
-    cache_dir,
 ) -> InitResult:
     """Triangulated points over the sampled frames (uncached work: see :func:`initialise`)."""
     from .dynamic import frame_time
@@ -110,7 +108,7 @@ def triangulate_init(
     sampled = sampled_frames(frames, every)
     parts_fg, parts_bg, per_frame = [], [], []
     features = 0
-    with _progress(len(sampled)) as progress:
+    with _progress() as progress:
         task = progress.add_task("triangulate", total=len(sampled))
         for frame in sampled:
             frame_views = [v for v in views if v.frame == frame]
@@ -225,7 +223,7 @@ def initialise(
     result = _load_cached(path) if path.is_file() else None
     if result is None:
         result = triangulate_init(
-            views, frames, sequence, folder=folder, scale=scale, every=every, width=width, cache_dir=cache_dir
+            views, frames, sequence, scale=scale, every=every, width=width
         )
         try:
             _save_cached(path, result)
