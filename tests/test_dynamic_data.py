@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from gscc.cameras.camera import Camera
@@ -195,6 +197,13 @@ def test_bad_frame_ranges_are_one_line_errors(tiny_panoptic: Path, frames) -> No
     with pytest.raises(InputError, match="frames") as info:
         load_dynamic_dataset(tiny_panoptic, frames=frames, init="none")
     assert "\n" not in str(info.value)
+
+
+@given(start=st.integers(0, 1000), count=st.integers(1, 400))
+def test_frame_times_span_zero_to_one(start: int, count: int) -> None:
+    times = [frame_time(f, (start, start + count)) for f in range(start, start + count)]
+    assert times[0] == 0.0 and times[-1] == (1.0 if count > 1 else 0.0)
+    assert all(a < b for a, b in zip(times, times[1:])) and all(0.0 <= t <= 1.0 for t in times)
 
 
 def test_parse_frames() -> None:
