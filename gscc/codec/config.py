@@ -63,9 +63,12 @@ class EncodeConfig:
             raise ValueError(f"unknown SH codec {self.sh_codec!r}; choose from {', '.join(SH_CODECS)}")
         if not 8 <= self.position_bits <= 16:
             raise ValueError("position bits must lie in 8..16")
-        for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits", "sh_bits"):
-            if not 4 <= getattr(self, name) <= 8:
-                raise ValueError(f"{name.replace('_', ' ')} must lie in 4..8")
+        # up to 16 bits (the format's limit) where a dynamic preset needs finer geometry
+        for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits"):
+            if not 4 <= getattr(self, name) <= 16:
+                raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
+        if not 4 <= self.sh_bits <= 8:
+            raise ValueError("sh bits must lie in 4..8")
         if not 0 <= self.sh_codebook <= 1 << 16:
             raise ValueError("SH codebook size must lie in 0..65536 (0: automatic)")
 
