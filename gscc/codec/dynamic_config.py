@@ -80,17 +80,18 @@ class DynamicEncodeConfig:
         return replace(self, static=self.static.with_overrides(**rest), **own)
 
 
-# One dynamic preset per static preset: the static planes as the static preset codes
-# them; motion planes finer where the static preset is finer.
+# One dynamic preset per static preset: the static planes as the static preset codes them,
+# except finer scales and rotations where the preset aims at quality (measured on the STG
+# models of bench/dynamic_codec_bench.py: 8-bit scales cap renders near 40 dB against the
+# source); motion planes finer where the static preset is finer.
 DYNAMIC_PRESETS: dict[str, DynamicEncodeConfig] = {
-    "default": DynamicEncodeConfig(static=PRESETS["default"]),
-    "small": DynamicEncodeConfig(static=PRESETS["small"], motion_bits=10, omega_bits=8, time_bits=10,
+    "default": DynamicEncodeConfig(static=replace(PRESETS["default"], scale_bits=11, rotation_bits=10)),
+    "small": DynamicEncodeConfig(static=PRESETS["small"], motion_bits=8, omega_bits=8, time_bits=10,
                                  time_scale_bits=8, static_motion=3e-4),
-    "high": DynamicEncodeConfig(static=PRESETS["high"], motion_bits=14, omega_bits=12, time_bits=14,
-                                time_scale_bits=12, static_motion=0.0),
+    "high": DynamicEncodeConfig(static=replace(PRESETS["high"], scale_bits=12, rotation_bits=12, opacity_bits=10),
+                                motion_bits=14, omega_bits=12, time_bits=14, time_scale_bits=12, static_motion=0.0),
     "gsplat-png": DynamicEncodeConfig(static=PRESETS["gsplat-png"], motion_bits=16, omega_bits=16, time_bits=16,
-                                      time_scale_bits=16, static_motion=0.0,
-                                      transforms=(("motion", "identity"),)),
+                                      time_scale_bits=16, static_motion=0.0, transforms=(("motion", "identity"),)),
 }
 
 
