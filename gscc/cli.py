@@ -187,7 +187,7 @@ def encode(
 
         config = dynamic_preset(preset.value).with_overrides(**overrides, **dynamic)
         summary, seconds = _encode_dynamic_file(source, output, config, fps, frames)
-        console.print(_dynamic_line(summary))
+        console.print(_dynamic_line(summary), soft_wrap=True)
     else:
         given = [name for name, value in {**dynamic, "fps": fps, "frames": frames}.items() if value is not None]
         if given:
@@ -317,7 +317,7 @@ def _dynamic_info(source: Path, summary: dict) -> None:
         f"{source}: .gsc {summary['format_version']}, {scene['count']:,} splats, {colours}, encoder "
         f"{summary['encoder'].get('name', '?')} {summary['encoder'].get('version', '?')}"
     )
-    console.print(_dynamic_line(summary))
+    console.print(_dynamic_line(summary), soft_wrap=True)
     console.print(_size_table(summary))
     if len(summary["segments"]) > 1:
         table = Table(title="segments")
