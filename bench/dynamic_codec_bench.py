@@ -46,11 +46,14 @@ PSNR_CAP = 100.0  # identical renders
 
 
 def rd_points() -> dict[str, DynamicEncodeConfig]:
-    """The presets, then the default preset at other motion / time bit depths."""
+    """The presets, then the default preset with one setting changed."""
     points = dict(DYNAMIC_PRESETS)
     base = DYNAMIC_PRESETS["default"]
-    points["default-m10"] = base.with_overrides(motion_bits=10, omega_bits=8)
-    points["default-m8"] = base.with_overrides(motion_bits=8, omega_bits=8, time_bits=10, time_scale_bits=8)
+    points["default-m8"] = base.with_overrides(motion_bits=8)
+    points["default-m11"] = base.with_overrides(motion_bits=11)
+    points["default-omega10"] = base.with_overrides(omega_bits=10)
+    points["default-prune0.05"] = base.with_overrides(opacity_threshold=0.05)
+    points["default-p14"] = base.with_overrides(position_bits=14)
     points["default-nomask"] = base.with_overrides(static_motion=0.0)
     return points
 

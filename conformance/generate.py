@@ -262,8 +262,8 @@ def segments(parts: list[tuple[float, float, DynamicSplats]], fps: float, frames
 
 DYNAMIC_RECIPES = [
     DynamicRecipe("dynamic-stg-sh", "format 1.3: one segment of 200 STG splats (degree-3 motion), SH degree 1, "
-                  "the default dynamic preset (PLAS, 11-bit scales, 10-bit rotations, 12-bit motion, 10-bit omega, 12-bit t_center, 10-bit t_scale, "
-                  "pruning by temporal visibility), 30 fps over 50 frames",
+                  "the default dynamic preset (PLAS, 10-bit scales, 12-bit rotations, 9-bit motion, 12-bit omega, 10-bit t_center, "
+                  "8-bit t_scale, pruning by temporal visibility below 0.02), 30 fps over 50 frames",
                   lambda: DynamicScene.single(random_dynamic_splats(200, seed=21), fps=30.0, frame_count=50),
                   dynamic_preset("default")),
     DynamicRecipe("dynamic-stg-mlp", "format 1.3: one segment of 97 STG splats with MLP colours (8 features, a "
@@ -276,7 +276,7 @@ DYNAMIC_RECIPES = [
                   dynamic_preset("default").with_overrides(sort="none", coder="png", motion_bits=10)),
     DynamicRecipe("dynamic-segments", "format 1.3: three segments ([0, 0.25), [0.25, 0.6), [0.6, 1]) of 60, 90 "
                   "and 75 STG splats with degree-2 motion, 25 fps over 100 frames, the small dynamic preset unsorted "
-                  "(pruned, 10-bit motion, 8-bit omega, 6-bit attributes)",
+                  "(pruned, 14-bit positions, 8-bit motion, 10-bit omega and rotations, 8-bit scales, 6-bit other attributes)",
                   lambda: segments([(0.0, 0.25, stg_scene(60, 25, degree=2)), (0.25, 0.6, stg_scene(90, 26, degree=2)),
                                     (0.6, 1.0, stg_scene(75, 27, degree=2))], 25.0, 100),
                   dynamic_preset("small").with_overrides(sort="none")),

@@ -37,10 +37,10 @@ class DynamicEncodeConfig:
     is static: it codes no motion (0 disables the mask)."""
 
     static: EncodeConfig = field(default_factory=EncodeConfig)
-    motion_bits: int = 12  # motion coefficients, motion-basis coefficients
-    omega_bits: int = 10
-    time_bits: int = 12  # t_center
-    time_scale_bits: int = 10  # t_scale
+    motion_bits: int = 9  # motion coefficients, motion-basis coefficients
+    omega_bits: int = 12
+    time_bits: int = 10  # t_center
+    time_scale_bits: int = 8  # t_scale
     static_motion: float = 1e-4
     # per-attribute transform overrides for the motion planes, e.g. (("motion", "identity"),)
     transforms: tuple[tuple[str, str], ...] = ()
@@ -80,16 +80,21 @@ class DynamicEncodeConfig:
         return replace(self, static=self.static.with_overrides(**rest), **own)
 
 
-# One dynamic preset per static preset: the static planes as the static preset codes them,
-# except finer scales and rotations where the preset aims at quality (measured on the STG
-# models of bench/dynamic_codec_bench.py: 8-bit scales cap renders near 40 dB against the
-# source); motion planes finer where the static preset is finer.
+# One dynamic preset per static preset (same names, same sorting and coders). The bit
+# depths and the visibility threshold were chosen on the STG models of
+# bench/dynamic_codec_bench.py (bench/README.md): renders against the source are most
+# sensitive to scales, rotations and angular velocity (omega), much less to the motion
+# coefficients; pruning splats whose peak opacity stays below 0.02 costs nothing visible.
 DYNAMIC_PRESETS: dict[str, DynamicEncodeConfig] = {
-    "default": DynamicEncodeConfig(static=replace(PRESETS["default"], scale_bits=11, rotation_bits=10)),
-    "small": DynamicEncodeConfig(static=PRESETS["small"], motion_bits=8, omega_bits=8, time_bits=10,
-                                 time_scale_bits=8, static_motion=3e-4),
-    "high": DynamicEncodeConfig(static=replace(PRESETS["high"], scale_bits=12, rotation_bits=12, opacity_bits=10),
-                                motion_bits=14, omega_bits=12, time_bits=14, time_scale_bits=12, static_motion=0.0),
+    "default": DynamicEncodeConfig(
+        static=PRESETS["default"].with_overrides(scale_bits=10, rotation_bits=12, opacity_threshold=0.02),
+        motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8),
+    "small": DynamicEncodeConfig(
+        static=PRESETS["small"].with_overrides(scale_bits=8, rotation_bits=10, opacity_threshold=0.05),
+        motion_bits=8, omega_bits=10, time_bits=10, time_scale_bits=8, static_motion=3e-4),
+    "high": DynamicEncodeConfig(
+        static=PRESETS["high"].with_overrides(scale_bits=12, rotation_bits=12, opacity_bits=10),
+        motion_bits=12, omega_bits=14, time_bits=14, time_scale_bits=12, static_motion=0.0),
     "gsplat-png": DynamicEncodeConfig(static=PRESETS["gsplat-png"], motion_bits=16, omega_bits=16, time_bits=16,
                                       time_scale_bits=16, static_motion=0.0, transforms=(("motion", "identity"),)),
 }
