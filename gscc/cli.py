@@ -296,25 +296,25 @@ def info(
         _dynamic_info(source, summary)
         return
     scene = summary["scene"]
-    colours = f"SH degree {scene['sh_degree']}"
-    if scene.get("color") == "mlp":
-        colours = f"MLP colours (baked to SH degree {scene['sh_degree']})"
     console.print(
         f"{source}: .gsc {summary['format_version']}, {scene['kind']} scene, {scene['count']:,} splats, "
-        f"{colours}, grid {summary['grid']['height']}x{summary['grid']['width']} "
+        f"{_colours(scene)}, grid {summary['grid']['height']}x{summary['grid']['width']} "
         f"(+{summary['grid']['padding']} padding), encoder {summary['encoder'].get('name', '?')} "
         f"{summary['encoder'].get('version', '?')}"
     )
     console.print(_size_table(summary))
 
 
+def _colours(scene: dict) -> str:
+    if scene.get("color") == "mlp":
+        return f"MLP colours (baked to SH degree {scene['sh_degree']})"
+    return f"SH degree {scene['sh_degree']}"
+
+
 def _dynamic_info(source: Path, summary: dict) -> None:
     scene = summary["scene"]
-    colours = f"SH degree {scene['sh_degree']}"
-    if scene.get("color") == "mlp":
-        colours = f"MLP colours (baked to SH degree {scene['sh_degree']})"
     console.print(
-        f"{source}: .gsc {summary['format_version']}, {scene['count']:,} splats, {colours}, encoder "
+        f"{source}: .gsc {summary['format_version']}, {scene['count']:,} splats, {_colours(scene)}, encoder "
         f"{summary['encoder'].get('name', '?')} {summary['encoder'].get('version', '?')}"
     )
     console.print(_dynamic_line(summary), soft_wrap=True)

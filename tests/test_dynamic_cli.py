@@ -40,7 +40,8 @@ def segmented(seed: int = 2) -> DynamicScene:
 
 def test_a_splatv_encodes_and_decodes_to_every_output(gscc_cli, splatv, tmp_path) -> None:
     gsc = tmp_path / "scene.gsc"
-    result = gscc_cli("encode", splatv, "-o", gsc, "--sort", "none", "--fps", "25", "--frames", "100")
+    result = gscc_cli("encode", splatv, "-o", gsc, "--sort", "none", "--fps", "25", "--frames", "100",
+                      "--prune-opacity", "0")
     assert result.code == 0, result.stderr
     assert "4.00 s (100 frames at 25 fps)" in result.stdout and "Mbps" in result.stdout
     info = gscc_cli("info", gsc, "--json")
@@ -107,7 +108,7 @@ def test_a_splatv_with_nan_rows_encodes_the_others_with_a_warning(gscc_cli, tmp_
     means[:5, 0] = np.nan
     source.static.means[:] = means
     write_splatv(source, tmp_path / "nan.splatv")
-    result = gscc_cli("encode", tmp_path / "nan.splatv", "-o", tmp_path / "nan.gsc", "--sort", "none")
+    result = gscc_cli("encode", tmp_path / "nan.splatv", "-o", tmp_path / "nan.gsc", "--sort", "none", "--prune-opacity", "0")
     assert result.code == 0 and "warning:" in result.stderr and "dropped 5" in result.stderr
     assert decode_dynamic((tmp_path / "nan.gsc").read_bytes()).count == 55
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .config import PRESETS, EncodeConfig
+from .config import PRESETS, EncodeConfig, checked_transforms
 
 # Transforms a motion attribute may be coded with (every one is a 1.0 inverse transform,
 # spec/codecs.md); the first is the default. Motion coefficients are heavy-tailed (most
@@ -46,15 +46,7 @@ class DynamicEncodeConfig:
     transforms: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        pairs = self.transforms.items() if isinstance(self.transforms, dict) else self.transforms
-        pairs = tuple(sorted((str(name), str(transform)) for name, transform in pairs))
-        object.__setattr__(self, "transforms", pairs)
-        for name, transform in pairs:
-            choices = DYNAMIC_TRANSFORM_CHOICES.get(name)
-            if choices is None:
-                raise ValueError(f"unknown motion attribute {name!r}; choose from {', '.join(DYNAMIC_TRANSFORM_CHOICES)}")
-            if transform not in choices:
-                raise ValueError(f"transform {transform!r} is not available for {name}; choose from {', '.join(choices)}")
+        object.__setattr__(self, "transforms", checked_transforms(self.transforms, DYNAMIC_TRANSFORM_CHOICES))
         for name in set(BITS_FIELDS.values()):
             if not 4 <= getattr(self, name) <= 16:
                 raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
