@@ -131,10 +131,10 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
     for i, entry in enumerate(head.segments):
         decode_segment_entry(container, head, i)
         extra = _mlp_part(container, entry["color_mlp"]) if head.color == "mlp" else {}
-        if entry["motion_mask"] is not None:
+        if entry.get("motion_mask") is not None:
             mask = entry["motion_mask"]
             extra["motion_mask"] = ("mask", _coding_name(mask), 1, sum(len(container.chunks[c][1]) for c in mask["chunks"]))
-        if entry["shared"] is not None:
+        if entry.get("shared") is not None:
             extra["motion_shared"] = ("f4", "weights", 32, len(container.chunks[entry["shared"]][1]))
         rows = attribute_rows(container, entry["attributes"], extra)
         chunks = segment_chunks(entry)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gscc.codec.decoder import decode
 from gscc.codec.dynamic_config import DYNAMIC_PRESETS, DynamicEncodeConfig
 from gscc.codec.config import PRESETS
-from gscc.codec.dynamic_decoder import decode_at, decode_dynamic, decode_segment, dynamic_header
+from gscc.codec.dynamic_decoder import decode_at, decode_dynamic, decode_segment, decode_segment_at, dynamic_header
 from gscc.codec.dynamic_encoder import encode_dynamic, encode_dynamic_tracked
 from gscc.container import Container, pack, unpack
 from gscc.dynamic import DynamicScene, DynamicSplats, MotionBasis, Segment, STGMotion
@@ -252,3 +252,16 @@ def test_a_truncated_dynamic_file_is_a_format_error(cut) -> None:
     data = encode_dynamic(two_segments(), FAST)
     with pytest.raises(FormatError, match="truncated"):
         decode_dynamic(data[: int(len(data) * cut)])
+
+
+def test_a_player_seeks_in_a_memory_mapped_file(tmp_path) -> None:
+    """decode_segment_at takes any bytes-like object: a memory map reads the pages it touches."""
+    import mmap
+
+    data = encode_dynamic(two_segments(), FAST)
+    (tmp_path / "x.gsc").write_bytes(data)
+    with open(tmp_path / "x.gsc", "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        segment, local = decode_segment_at(mapped, 0.7)
+        assert (segment.start, segment.end, segment.splats.count) == (0.4, 1.0, 180)
+        assert local == pytest.approx(0.5)
+        np.testing.assert_array_equal(segment.splats.at(local).means, decode_dynamic(data).at(0.7).means)
