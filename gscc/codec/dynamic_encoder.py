@@ -22,6 +22,7 @@ from ..container import DYNAMIC_VERSION, Container, pack, pack_weights
 from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..dynamic.splats import normalised, sigmoid
 from ..splats import FeatureSplats
+from .attributes import ATTRIBUTES
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_layout import LAYOUTS, motion_entry
 from .encoder import ExtraPlane, code_scene
@@ -112,8 +113,8 @@ def encode_segment(
     span) and, per decoded splat, its index in ``splats``."""
     kept = np.flatnonzero(visible_mask(splats, config, times))
     splats = splats.subset(kept) if len(kept) < splats.count else splats
-    quat_transform = config.static.transform_for("quats", "smallest3")
-    splats = canonical_rotation(splats, quat_transform)
+    quats = next(a for a in ATTRIBUTES if a.name == "quats")
+    splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
     n = splats.count
     layout = LAYOUTS[splats.kind]
     moving = moving_mask(splats, config.static_motion, times)
