@@ -34,6 +34,8 @@ def _int_field(mapping: object, key: str, low: int, high: int) -> int:
 def _scene(header: dict) -> tuple[int, int, str]:
     """Splat count, SH degree and colour kind (``sh``, or ``mlp`` from format 1.1)."""
     scene = header.get("scene")
+    if isinstance(scene, dict) and scene.get("kind") == "dynamic":
+        raise FormatError("a dynamic scene (format 1.3): decode it with gscc.codec.dynamic_decoder")
     if not isinstance(scene, dict) or scene.get("kind") != "static":
         raise FormatError("header describes no static scene")
     color = scene.get("color", "sh")
@@ -122,7 +124,9 @@ def decode_attribute(
     return inverse_transform(transform, dequantize(plane.reshape(-1, channels), quant))
 
 
-def decode_container(container: Container) -> SplatSet | FeatureSplats:
+def decode_container(container: Container, context: Context | None = None) -> SplatSet | FeatureSplats:
+    """The splats of a static scene's header and chunks. ``context`` (optional) receives
+    the decoded scalar planes, for planes decoded after them (a dynamic segment's)."""
     count, sh_degree, color = _scene(container.header)
     grid, cells = valid_cells(container, count)
     entries = container.header.get("attributes")
@@ -142,7 +146,7 @@ def decode_container(container: Container) -> SplatSet | FeatureSplats:
             f"header has attribute {misplaced[0]!r}, which a scene of {color} colours and SH degree {sh_degree} does not have"
         )
     arrays = {}
-    context: Context = {}
+    context = {} if context is None else context
     with np.errstate(all="ignore"):
         for name, width in channels.items():  # means first: later codings may read it
             if name not in entries:

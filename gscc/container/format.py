@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Optional
 
 import msgpack
 
@@ -29,6 +29,7 @@ MAGIC = b"\x89GSC\r\n\x1a\n"
 VERSION = (1, 0)  # what a file is written as unless it uses a later addition...
 FEATURES_VERSION = (1, 1)  # ...such as MLP-coloured scenes (spec/static.md)
 LEARNED_VERSION = (1, 2)  # ...or learned-distribution coding (spec/codecs.md)
+DYNAMIC_VERSION = (1, 3)  # dynamic scenes (spec/dynamic.md)
 PREAMBLE = struct.Struct("<8sHHII")
 CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table")
 MAX_HEADER_BYTES = 16 << 20
@@ -40,7 +41,7 @@ class Container:
     """A parsed container: the header map (without its chunk table) and the chunk payloads."""
 
     header: dict[str, Any]
-    chunks: list[tuple[str, bytes]] = field(default_factory=list)
+    chunks: list[tuple[str, Optional[bytes]]] = field(default_factory=list)  # None: not loaded
     version: tuple[int, int] = VERSION
 
     def add_chunk(self, kind: str, data: bytes) -> int:
@@ -57,6 +58,8 @@ class Container:
         actual, data = self.chunks[index]
         if actual != kind:
             raise FormatError(f"chunk {index} is of type {actual!r}, expected {kind!r}")
+        if data is None:
+            raise FormatError(f"chunk {index} was not read (it belongs to another part of the file)")
         return data
 
 
@@ -95,8 +98,12 @@ def read_preamble(data: bytes) -> tuple[tuple[int, int], int, int]:
     return (major, minor), header_len, header_crc
 
 
-def unpack(data: bytes) -> Container:
-    """Parse and verify a container. Raises FormatError for anything malformed."""
+def unpack(data: bytes, select: Optional[Callable[[dict], set[int]]] = None) -> Container:
+    """Parse and verify a container. Raises FormatError for anything malformed.
+
+    ``select``, given the header (without its chunk table), names the chunks to read: the
+    others are checked for their place in the table only, not read or checksummed, and
+    are held as ``None`` (a decoder of one segment of a dynamic file reads its chunks only)."""
     version, header_len, header_crc = read_preamble(data)
     start = PREAMBLE.size
     header_bytes = data[start : start + header_len]
@@ -114,7 +121,8 @@ def unpack(data: bytes) -> Container:
     if not isinstance(table, list) or len(table) > MAX_CHUNKS:
         raise FormatError("corrupt .gsc header: missing or oversized chunk table")
     payload = memoryview(data)[start + header_len :]
-    chunks: list[tuple[str, bytes]] = []
+    wanted = None if select is None else select(header)
+    chunks: list[tuple[str, Optional[bytes]]] = []
     expected_offset = 0
     for i, entry in enumerate(table):
         if (
@@ -129,6 +137,10 @@ def unpack(data: bytes) -> Container:
             raise FormatError(f"corrupt .gsc header: chunk {i} does not follow chunk {i - 1}")
         if offset + length > len(payload):
             raise FormatError(f"truncated .gsc file: chunk {i} ends past the end of the file")
+        if wanted is not None and i not in wanted:
+            chunks.append((kind, None))
+            expected_offset = offset + length
+            continue
         body = bytes(payload[offset : offset + length])
         if zlib.crc32(body) != crc:
             raise FormatError(f"corrupt .gsc file: checksum mismatch in chunk {i} ({kind})")
