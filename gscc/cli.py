@@ -390,6 +390,33 @@ def evaluate(
         console.print(f"LPIPS not computed: {report.lpips_reason}")
 
 
+@app.command()
+def view(
+    source: Path = typer.Argument(..., help="Splats to view: a .gsc, a 3DGS or dynamic .ply, a .splat or a .splatv file."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port to serve on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (the default serves this machine only)."),
+    no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the player and the scene into this folder instead."),
+    force: bool = typer.Option(False, "--force", "-f", help="With --export: write into a non-empty folder."),
+) -> None:
+    """Play splats in the browser (WebGL2): free viewpoint, timeline, RGB or depth."""
+    from .player.scene_data import load_scene, meta_json, pack
+
+    meta, blob = pack(load_scene(source))
+    if export is not None:
+        from .player.export import export_player
+
+        written = export_player(meta_json(meta), blob, export, force=force)
+        console.print(f"wrote {len(written)} files to {export}: serve that folder with any static web server")
+        return
+    from .player.server import PlayerServer
+
+    server = PlayerServer(meta_json(meta), blob, host=host, port=port)
+    console.print(f"gscc view: {meta['count']:,} splats of {source.name} at {server.url} (Ctrl-C stops)")
+    sys.stdout.flush()
+    server.serve(open_browser=not no_open)
+
+
 TrainPreset = Enum("TrainPreset", {"cpu_fast": "cpu-fast", "default": "default", "mcmc": "mcmc"}, type=str)
 CompressionPreset = Enum("CompressionPreset", {"none": "none", "gsplat_png": "gsplat-png", "gscodec": "gscodec"}, type=str)
 
