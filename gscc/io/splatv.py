@@ -103,13 +103,13 @@ def read_splatv(path: str | os.PathLike) -> DynamicSplats:
     ok = np.isfinite(means).all(1) & np.isfinite(halves).all(1)
     ok &= (linear_scales > 0).all(1) & (t_scale > 0)
     quats[(quats == 0).all(1), 0] = 1.0  # no rotation stored (real files have them): the identity
+    if not ok.any():
+        raise InputError(f"{path}: no splat in the file has finite values")
     dropped = int((~ok).sum())
     if dropped:
         warn(f"{path}: dropped {dropped} of {len(rows)} splats with non-finite or degenerate values")
     if int(always[ok].sum()):
         warn(f"{path}: {int(always[ok].sum())} splats have an infinite temporal scale; kept as always visible")
-    if not ok.any():
-        raise InputError(f"{path}: no splat in the file has finite values")
     alpha = np.clip(rgba[ok, 3], _ALPHA_EPS, 1.0 - _ALPHA_EPS)
     static = SplatSet(
         means=means[ok],
