@@ -8,6 +8,7 @@ the keyboard, the mouse and the URL state are driven through the page's test hoo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
@@ -27,11 +28,12 @@ pytestmark = pytest.mark.skipif(chromium_path() is None, reason="no Chromium (ap
 
 WIDTH, HEIGHT = 320, 240
 # The player must match the CPU renderer: both run the same float32 projection, and the
-# player composites in float32 render targets. What differs is summation order and the
-# GPU's exp/sqrt, so a few pixels on the edge of a cut-off (alpha 1/255, the radius)
-# differ by a step; images agree far above what "looks plausible" would give (~15 dB).
-PSNR_RGB = 35.0
-PSNR_DEPTH = 28.0  # colour-mapped: a 1/256 bin change is a visible colour step
+# player composites in float32 render targets. What differs is summation order, the GPU's
+# exp/sqrt and float16 SH coefficients, so a few pixels on the edge of a cut-off (alpha
+# 1/255, the radius) differ by a step. Measured on these scenes: 60-64 dB (RGB), 55 dB
+# (depth); a picture that merely looks plausible scores below 30.
+PSNR_RGB = 45.0
+PSNR_DEPTH = 40.0  # colour-mapped: a pixel crossing a 1/256 bin of the map steps its colour
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -54,6 +56,16 @@ def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, -1.0, 0.0)) -> Camera:
 
 
 CAMERA = look_at((3.0, -2.0, -11.0))
+# random_splats' axes (about 0.02) are below a pixel here; these are a few pixels wide and
+# overlap, so shapes, orientations and the depth order all show in the comparison
+LARGER = 2.5
+
+
+def larger(splats):
+    """Splats (static or dynamic) with every axis exp(LARGER) times longer."""
+    if isinstance(splats, DynamicSplats):
+        return DynamicSplats(larger(splats.static), splats.motion)
+    return dataclasses.replace(splats, scales=splats.scales + LARGER)
 
 
 def cpu_render(splats, camera: Camera, depth: bool = False) -> np.ndarray:
@@ -89,14 +101,14 @@ def chromium():
 @pytest.fixture(scope="module")
 def static_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("player") / "static.ply"
-    write_ply(random_splats(1500, sh_degree=3, seed=3), path)
+    write_ply(larger(random_splats(1500, sh_degree=3, seed=3)), path)
     return path
 
 
 @pytest.fixture(scope="module")
 def dynamic_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("player") / "dynamic.ply"
-    write_dynamic_ply(random_dynamic_splats(1500, seed=5, kind="stg", sh_degree=2), path)
+    write_dynamic_ply(larger(random_dynamic_splats(1500, seed=5, kind="stg", sh_degree=2)), path)
     return path
 
 
@@ -170,8 +182,8 @@ def test_depth_mode_matches_gscc_depth_maps(dynamic_page, dynamic_file):
 
 
 def test_motion_basis_and_segments_match_the_cpu_renderer(chromium):
-    first = random_dynamic_splats(800, seed=11, kind="motion-basis", sh_degree=1)
-    second = random_dynamic_splats(900, seed=12, kind="stg", sh_degree=0)
+    first = larger(random_dynamic_splats(800, seed=11, kind="motion-basis", sh_degree=1))
+    second = larger(random_dynamic_splats(900, seed=12, kind="stg", sh_degree=0))
     scene = DynamicScene([Segment(0.0, 0.5, first), Segment(0.5, 1.0, second)], fps=10.0, frame_count=20)
     server, page = served(chromium, PlayerScene(scene, "segments"))
     try:
@@ -188,14 +200,14 @@ def test_motion_basis_and_segments_match_the_cpu_renderer(chromium):
 
 
 def test_mlp_colours_are_decoded_per_pixel_as_gscc_renders_them(chromium):
-    scene = random_feature_splats(1200, seed=4, feature_dim=8, view_sh_degree=3, hidden=16, layers=2)
+    scene = larger(random_feature_splats(1200, seed=4, feature_dim=8, view_sh_degree=3, hidden=16, layers=2))
     server, page = served(chromium, PlayerScene(scene, "features"))
     try:
         image = show(page, CAMERA)
         expected = cpu_render_features(scene, CAMERA)
         assert psnr(image, expected) > PSNR_RGB, psnr(image, expected)
         # per-pixel decoding is not the baked per-splat colour
-        assert psnr(image, cpu_render(scene.baked(), CAMERA)) < psnr(image, expected) - 3
+        assert psnr(image, cpu_render(scene.baked(), CAMERA)) < PSNR_RGB - 5
     finally:
         page.close()
         server.close()
