@@ -252,7 +252,7 @@ class Player {
   updateUi() {
     const frame = this.frame();
     const seconds = frame / this.fps;
-    $("play").textContent = this.playing ? "❚❚" : "▶";
+    $("play").textContent = this.playing ? "||" : "▶";
     $("slider").value = String(frame);
     $("time").textContent = `frame ${frame + 1} / ${this.frameCount} · ${seconds.toFixed(2)} s`;
     $("loop").checked = this.loop;
