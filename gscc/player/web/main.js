@@ -295,6 +295,19 @@ function hook(player) {
     setUi: (visible) => player.setUi(visible),
     getState: () => player.state(),
     get frames() { return player.frames; },
+    // benchmarks: draw the current state n times, each waited for on the GPU; ms per frame
+    measureFrames: (n) => {
+      const [segment, local] = player.segmentAt(player.t);
+      const view = player.camera.view(player.canvas.width, player.canvas.height);
+      const times = [];
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        player.renderer.render(segment, local, view, player.mode, BACKGROUND);
+        player.renderer.finish();
+        times.push(performance.now() - start);
+      }
+      return times;
+    },
     // resolves once a frame drawn with a sort for the current time and camera is on screen
     settled: () => new Promise((resolve) => waiters.push(resolve)),
   });
