@@ -26,12 +26,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from gscc.cameras import Camera  # noqa: E402
+from gscc.cameras.orbit import look_at  # noqa: E402
 from gscc.dynamic import DynamicSplats  # noqa: E402
 from gscc.io import write_dynamic_ply, write_ply  # noqa: E402
 from gscc.player.headless import PlayerPage, browser, view_server  # noqa: E402
@@ -42,14 +42,8 @@ LARGER = 1.0  # random_splats' axes (about 0.02) times e: a pixel or a few at th
 
 
 def camera(width: int, height: int, eye=(3.0, -2.0, -11.0)) -> Camera:
-    eye = np.asarray(eye, dtype=np.float64)
-    z = -eye / np.linalg.norm(eye)
-    x = np.cross([0.0, 1.0, 0.0], z)
-    x /= np.linalg.norm(x)
-    w2c = np.eye(4)
-    w2c[:3, :3] = np.stack([x, np.cross(z, x), z])
-    w2c[:3, 3] = -w2c[:3, :3] @ eye
-    return Camera.from_fov(width, height, math.radians(60.0), w2c)
+    """A 60-degree camera at ``eye`` looking at the origin, world -y up on screen."""
+    return Camera.from_fov(width, height, math.radians(60.0), look_at(eye, up=(0.0, -1.0, 0.0)))
 
 
 def scenes(counts: list[int], folder: Path) -> list[tuple[str, Path, bool]]:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from gscc.cameras import Camera
+from gscc.cameras.orbit import look_at
 from gscc.dynamic import DynamicScene, DynamicSplats, Segment
 from gscc.io import write_dynamic_ply, write_ply
 from gscc.player.headless import PlayerPage, browser, chromium_path, view_server
@@ -41,21 +42,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
-def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, -1.0, 0.0)) -> Camera:
-    """An OpenCV camera at ``eye`` looking at ``target`` (y down on screen along -up)."""
-    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(-up, z)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    w2c = np.eye(4)
-    w2c[:3, :3] = np.stack([x, y, z])
-    w2c[:3, 3] = -w2c[:3, :3] @ eye
-    return Camera.from_fov(WIDTH, HEIGHT, math.radians(60.0), w2c)
+def view_from(eye) -> Camera:
+    """A 60-degree camera at ``eye`` looking at the origin, world -y up on screen."""
+    return Camera.from_fov(WIDTH, HEIGHT, math.radians(60.0), look_at(eye, up=(0.0, -1.0, 0.0)))
 
 
-CAMERA = look_at((3.0, -2.0, -11.0))
+CAMERA = view_from((3.0, -2.0, -11.0))
 # random_splats' axes (about 0.02) are below a pixel here; these are a few pixels wide and
 # overlap, so shapes, orientations and the depth order all show in the comparison
 LARGER = 2.5
@@ -154,7 +146,7 @@ def test_static_scene_matches_the_cpu_renderer(static_page, static_file):
     assert expected.mean() > 5  # the camera sees the scene
     assert psnr(image, expected) > PSNR_RGB, psnr(image, expected)
     # a second view, from the other side
-    other = look_at((-6.0, 4.0, 9.0))
+    other = view_from((-6.0, 4.0, 9.0))
     assert psnr(show(static_page, other), cpu_render(load_splats(static_file), other)) > PSNR_RGB
 
 

@@ -222,8 +222,9 @@ class Player {
     $("fly").addEventListener("change", (e) => this.navigation.setMode(e.target.checked ? "fly" : "orbit"));
     $("timeline").hidden = this.frameCount <= 1;
     window.addEventListener("keydown", (e) => {
-      if (e.target instanceof HTMLInputElement && e.target.type !== "checkbox" && e.target.type !== "range") return;
       const key = e.key.toLowerCase();
+      if (e.target instanceof HTMLInputElement && e.target.type !== "checkbox" && e.target.type !== "range") return;
+      if (e.target instanceof HTMLInputElement && e.target.type === "range" && key.startsWith("arrow")) return; // the slider's own
       if (this.navigation.mode === "fly" && "wasdqe".includes(key) && key.length === 1) { this.navigation.keys.add(key); return; }
       if (key === " ") { e.preventDefault(); this.setPlaying(!this.playing); }
       else if (key === "arrowright" || key === ".") this.step(1);

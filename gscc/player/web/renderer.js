@@ -37,6 +37,7 @@ function link(gl, vertex, fragment) {
 function dataTexture(gl, data, internal, format, type, texelsPerItem = 4) {
   const texels = Math.max(1, Math.ceil(data.length / texelsPerItem));
   const rows = Math.ceil(texels / TEXW);
+  if (rows > gl.getParameter(gl.MAX_TEXTURE_SIZE)) throw new Error("the scene is too large for this GPU's textures");
   const padded = new data.constructor(rows * TEXW * texelsPerItem);
   padded.set(data);
   const texture = gl.createTexture();
@@ -58,11 +59,11 @@ export class Renderer {
     this.targetFormat = this.floatBlend ? gl.RGBA32F : gl.RGBA16F;
     const maxTargets = gl.getParameter(gl.MAX_DRAW_BUFFERS);
     this.segments = scene.segments.map((segment) => {
-      const layout = layoutOf(segment);
+      const layout = layoutOf(segment, "rgb");
       if (layout.targets > maxTargets) {
         throw new Error(`${layout.colors} colour channels need ${layout.targets} render targets; this GPU has ${maxTargets}`);
       }
-      return this.prepareSegment(segment, layout);
+      return this.prepareSegment(segment);
     });
     this.turbo = dataTexture(gl, TURBO, gl.RGB32F, gl.RGB, gl.FLOAT, 3);
     const maxCount = Math.max(...scene.segments.map((s) => s.count));
@@ -83,9 +84,9 @@ export class Renderer {
     this.depthPixels = null;
   }
 
-  prepareSegment(segment, layout) {
+  prepareSegment(segment) {
     const gl = this.gl;
-    const s = { segment, layout, count: 0 };
+    const s = { segment, count: 0, modes: {} };
     s.geo = dataTexture(gl, segment.geometry, gl.RGBA32F, gl.RGBA, gl.FLOAT);
     s.color = segment.color === "sh"
       ? dataTexture(gl, segment.colorData, gl.RGBA16F, gl.RGBA, gl.HALF_FLOAT)
@@ -102,9 +103,21 @@ export class Renderer {
     gl.bindTexture(gl.TEXTURE_2D, s.order);
     gl.texStorage2D(gl.TEXTURE_2D, 1, gl.R32UI, TEXW, s.orderRows);
     for (const p of [gl.TEXTURE_MIN_FILTER, gl.TEXTURE_MAG_FILTER]) gl.texParameteri(gl.TEXTURE_2D, p, gl.NEAREST);
-    s.splat = link(gl, splatVertexShader(segment), splatFragmentShader(segment));
-    s.composite = link(gl, FULLSCREEN_VERTEX, compositeShader(segment));
+    this.programs(s, "rgb");
     return s;
+  }
+
+  // a segment's programs for a mode (compiled when first needed)
+  programs(s, mode) {
+    if (!s.modes[mode]) {
+      const gl = this.gl;
+      s.modes[mode] = {
+        layout: layoutOf(s.segment, mode),
+        splat: link(gl, splatVertexShader(s.segment, mode), splatFragmentShader(s.segment, mode)),
+        composite: link(gl, FULLSCREEN_VERTEX, compositeShader(s.segment, mode)),
+      };
+    }
+    return s.modes[mode];
   }
 
   // the worker's back-to-front order for a segment (count visible splats)
@@ -122,7 +135,7 @@ export class Renderer {
     const gl = this.gl;
     for (const t of this.targets) gl.deleteTexture(t);
     if (this.framebuffer) gl.deleteFramebuffer(this.framebuffer);
-    const count = Math.max(...this.segments.map((s) => s.layout.targets));
+    const count = Math.max(...this.segments.map((s) => this.programs(s, "rgb").layout.targets));
     this.framebuffer = gl.createFramebuffer();
     gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
     this.targets = [];
@@ -142,19 +155,18 @@ export class Renderer {
 
   // the near..far range of a depth map as gscc's colorize_depth picks it: over pixels at
   // least half opaque (else all covered ones)
-  depthRange(s) {
+  depthRange() {
     const gl = this.gl;
     const [w, h] = this.size;
     if (!this.depthPixels) this.depthPixels = new Float32Array(4 * w * h);
-    gl.readBuffer(gl.COLOR_ATTACHMENT0 + s.layout.zTarget);
+    gl.readBuffer(gl.COLOR_ATTACHMENT0);
     gl.readPixels(0, 0, w, h, gl.RGBA, gl.FLOAT, this.depthPixels);
     const px = this.depthPixels;
-    const c = s.layout.zComponent;
     let lo = Infinity, hi = -Infinity, loAny = Infinity, hiAny = -Infinity;
     for (let i = 0; i < w * h; i++) {
       const a = px[4 * i + 3];
       if (!(a > 0)) continue;
-      const d = px[4 * i + c] / a;
+      const d = px[4 * i] / a;
       if (!(d > 0) || !Number.isFinite(d)) continue;
       if (d < loAny) loAny = d;
       if (d > hiAny) hiAny = d;
@@ -171,16 +183,17 @@ export class Renderer {
   render(index, localTime, view, mode, background) {
     const gl = this.gl;
     const s = this.segments[index];
+    const p = this.programs(s, mode === "depth" ? "depth" : "rgb");
     const [w, h] = this.size;
     gl.bindFramebuffer(gl.FRAMEBUFFER, this.framebuffer);
-    const buffers = this.targets.map((_, k) => (k < s.layout.targets ? gl.COLOR_ATTACHMENT0 + k : gl.NONE));
+    const buffers = this.targets.map((_, k) => (k < p.layout.targets ? gl.COLOR_ATTACHMENT0 + k : gl.NONE));
     gl.drawBuffers(buffers);
     gl.viewport(0, 0, w, h);
-    for (let k = 0; k < s.layout.targets; k++) gl.clearBufferfv(gl.COLOR, k, [0, 0, 0, 0]);
+    for (let k = 0; k < p.layout.targets; k++) gl.clearBufferfv(gl.COLOR, k, [0, 0, 0, 0]);
     const R = view.R;
     const columns = [R[0], R[3], R[6], R[1], R[4], R[7], R[2], R[5], R[8]];
     if (s.count > 0) {
-      const { program, uniforms: u } = s.splat;
+      const { program, uniforms: u } = p.splat;
       gl.useProgram(program);
       gl.enable(gl.BLEND);
       gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
@@ -210,22 +223,21 @@ export class Renderer {
       gl.bindVertexArray(null);
       gl.disable(gl.BLEND);
     }
-    const range = mode === "depth" ? this.depthRange(s) : [0, 0];
+    const range = p.layout.depth ? this.depthRange() : [0, 0];
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, w, h);
-    const { program, uniforms: u } = s.composite;
+    const { program, uniforms: u } = p.composite;
     gl.useProgram(program);
-    for (let k = 0; k < s.layout.targets; k++) this.bind(4 + k, this.targets[k], u[`u_target${k}`]);
+    for (let k = 0; k < p.layout.targets; k++) this.bind(4 + k, this.targets[k], u[`u_target${k}`]);
     this.bind(12, this.turbo, u.u_turbo);
-    if (s.mlp) {
+    if (s.mlp && !p.layout.depth) {
       this.bind(13, s.mlp, u.u_mlp);
       gl.uniformMatrix3fv(u.u_R, false, columns);
       gl.uniform4f(u.u_K, view.fx, view.fy, view.cx, view.cy);
       gl.uniform2f(u.u_size, w, h);
     }
-    gl.uniform1i(u.u_mode, mode === "depth" ? 1 : 0);
-    gl.uniform3fv(u.u_background, background);
-    gl.uniform2f(u.u_near_far, range[0], range[1]);
+    if (u.u_background) gl.uniform3fv(u.u_background, background);
+    if (u.u_near_far) gl.uniform2f(u.u_near_far, range[0], range[1]);
     gl.bindVertexArray(this.emptyVao);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
     gl.bindVertexArray(null);

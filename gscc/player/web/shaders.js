@@ -46,17 +46,18 @@ function shBasis(degree, out) {
   return lines.join("\n    ");
 }
 
-// channels carried per splat: colour (3, or the features) then camera depth z
-export function layoutOf(segment) {
-  const colors = segment.color === "mlp" ? segment.feature_dim : 3;
-  const channels = colors + 1;
+// channels carried per splat: in colour mode the colour (3, or the features), in depth
+// mode the camera depth z alone (what each mode's composite needs; fewer float targets)
+export function layoutOf(segment, mode) {
+  const depth = mode === "depth";
+  const colors = depth ? 0 : segment.color === "mlp" ? segment.feature_dim : 3;
+  const channels = depth ? 1 : colors;
   return {
+    depth,
     colors,
     channels,
     varyings: Math.ceil(channels / 4), // vec4 varyings
     targets: Math.ceil(channels / 3), // RGBA float targets: three channels + alpha each
-    zTarget: Math.floor(colors / 3),
-    zComponent: colors % 3,
   };
 }
 
@@ -67,13 +68,13 @@ precision highp sampler2D;
 precision highp usampler2D;
 `;
 
-export function splatVertexShader(segment) {
-  const layout = layoutOf(segment);
+export function splatVertexShader(segment, mode) {
+  const layout = layoutOf(segment, mode);
   const motion = { none: 0, stg: 1, "motion-basis": 2 }[segment.motion];
   const sh = segment.color === "sh";
   const degree = sh ? segment.sh_degree : 0;
   const basisCount = segment.motion === "motion-basis" ? segment.basis_count : 0;
-  const colorCode = sh
+  const colorCode = layout.depth ? "ch[0] = t.z;" : sh
     ? `
     vec4 shc[${segment.color_stride}];
     for (int k = 0; k < ${segment.color_stride}; k++) shc[k] = texelFetch(u_color, at(id * ${segment.color_stride} + k), 0);
@@ -180,7 +181,6 @@ void main() {
 
   float ch[${layout.varyings * 4}];
   ${colorCode}
-  ch[${layout.colors}] = t.z;
   for (int k = 0; k < ${layout.varyings}; k++) v_ch[k] = vec4(ch[4 * k], ch[4 * k + 1], ch[4 * k + 2], ch[4 * k + 3]);
 
   vec2 offset = vec2((corner & 1) == 1 ? radius : -radius, (corner & 2) == 2 ? radius : -radius);
@@ -193,8 +193,8 @@ void main() {
 `;
 }
 
-export function splatFragmentShader(segment) {
-  const layout = layoutOf(segment);
+export function splatFragmentShader(segment, mode) {
+  const layout = layoutOf(segment, mode);
   const outs = [];
   const writes = [];
   for (let k = 0; k < layout.targets; k++) {
@@ -231,8 +231,8 @@ void main() {
 
 // The final pass: the splatted channels to the screen as colour (over the background, or
 // decoded by the colour MLP per pixel as gscc's FeatureModel does) or as colour-mapped depth.
-export function compositeShader(segment) {
-  const layout = layoutOf(segment);
+export function compositeShader(segment, mode) {
+  const layout = layoutOf(segment, mode);
   const samplers = [];
   const reads = [];
   for (let k = 0; k < layout.targets; k++) {
@@ -240,9 +240,9 @@ export function compositeShader(segment) {
     reads.push(`vec4 r${k} = texelFetch(u_target${k}, p, 0);`);
     for (let i = 0; i < 3; i++) if (3 * k + i < layout.channels) reads.push(`ch[${3 * k + i}] = r${k}[${i}];`);
   }
-  let colorCode = "vec3 rgb = vec3(ch[0], ch[1], ch[2]) + (1.0 - A) * u_background;";
+  let colorCode = layout.depth ? "vec3 rgb = vec3(0.0);" : "vec3 rgb = vec3(ch[0], ch[1], ch[2]) + (1.0 - A) * u_background;";
   let mlpCode = "";
-  if (segment.color === "mlp") {
+  if (segment.color === "mlp" && !layout.depth) {
     const layers = segment.mlp.layers; // [out, in]
     const view = segment.mlp.view_sh_degree;
     const F = segment.feature_dim;
@@ -283,7 +283,6 @@ vec3 decode(float feature[${layout.channels}], float A) {
   }
   return `${HEADER}
 ${samplers.join("\n")}
-uniform int u_mode;          // 0 colour, 1 depth
 uniform vec3 u_background;
 uniform vec2 u_near_far;     // the depth map's range
 uniform sampler2D u_turbo;   // 256 x 1 colour map
@@ -294,8 +293,8 @@ void main() {
   float ch[${layout.channels}];
   ${reads.join("\n  ")}
   float A = r0.a;
-  if (u_mode == 1) {
-    float z = ch[${layout.colors}];
+  if (${layout.depth ? 1 : 0} == 1) {
+    float z = ch[0];
     float depth = A > 0.0 ? z / A : 0.0;
     bool covered = A > 0.0 && depth > 0.0;
     float span = u_near_far.y - u_near_far.x;
