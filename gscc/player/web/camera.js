@@ -110,7 +110,7 @@ export class Navigation {
     this.changed = changed;
     this.radius = bounds.radius;
     this.mode = "orbit";
-    this.keys = new Set();
+    this.keys = new Map(); // fly keys held, and when each last moved the camera
     const cam = getCamera();
     this.up = norm(cam.down().map((v) => -v));
     const toCentre = add(bounds.center, cam.c, -1);
@@ -163,19 +163,29 @@ export class Navigation {
     this.setCamera(cam);
   }
 
-  // fly mode's continuous movement; returns whether the camera moved
-  update(seconds) {
-    if (this.mode !== "fly" || this.keys.size === 0) return false;
+  // fly mode: a key moves the camera for as long as it is held, however few frames are drawn
+  press(key, now) {
+    if (!this.keys.has(key)) this.keys.set(key, now);
+  }
+
+  release(key, now) {
+    if (this.keys.has(key)) { this.move(key, now); this.keys.delete(key); }
+  }
+
+  update(now) {
+    if (this.mode !== "fly") return;
+    for (const key of [...this.keys.keys()]) this.move(key, now);
+  }
+
+  move(key, now) {
+    const seconds = Math.max(0, (now - this.keys.get(key)) / 1000);
+    this.keys.set(key, now);
     const cam = this.getCamera().clone();
-    const step = 0.5 * this.radius * seconds;
     const moves = { w: [cam.forward(), 1], s: [cam.forward(), -1], d: [cam.right(), 1], a: [cam.right(), -1],
       e: [this.up, 1], q: [this.up, -1] };
-    let moved = false;
-    for (const key of this.keys) {
-      if (moves[key]) { cam.c = add(cam.c, moves[key][0], moves[key][1] * step); moved = true; }
-    }
-    if (moved) this.setCamera(cam);
-    return moved;
+    if (!moves[key] || seconds === 0) return;
+    cam.c = add(cam.c, moves[key][0], moves[key][1] * 0.5 * this.radius * seconds);
+    this.setCamera(cam);
   }
 
   setMode(mode) { this.mode = mode; this.keys.clear(); }

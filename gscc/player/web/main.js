@@ -169,7 +169,7 @@ class Player {
       }
       this.setTime(t);
     }
-    this.navigation.update(seconds);
+    this.navigation.update(now);
     this.resize();
     this.requestSort();
     const key = this.drawKey();
@@ -225,7 +225,7 @@ class Player {
       const key = e.key.toLowerCase();
       if (e.target instanceof HTMLInputElement && e.target.type !== "checkbox" && e.target.type !== "range") return;
       if (e.target instanceof HTMLInputElement && e.target.type === "range" && key.startsWith("arrow")) return; // the slider's own
-      if (this.navigation.mode === "fly" && "wasdqe".includes(key) && key.length === 1) { this.navigation.keys.add(key); return; }
+      if (this.navigation.mode === "fly" && "wasdqe".includes(key) && key.length === 1) { this.navigation.press(key, performance.now()); return; }
       if (key === " ") { e.preventDefault(); this.setPlaying(!this.playing); }
       else if (key === "arrowright" || key === ".") this.step(1);
       else if (key === "arrowleft" || key === ",") this.step(-1);
@@ -241,7 +241,7 @@ class Player {
       else return;
       this.updateUi();
     });
-    window.addEventListener("keyup", (e) => this.navigation.keys.delete(e.key.toLowerCase()));
+    window.addEventListener("keyup", (e) => this.navigation.release(e.key.toLowerCase(), performance.now()));
     window.addEventListener("hashchange", () => { this.applyHash(parseHash()); this.dirty = true; });
     this.lastHash = 0;
   }
