@@ -88,7 +88,8 @@ class PlayerPage:
 
     def settle(self) -> dict:
         """Wait until the frame on screen shows the current state; return the state."""
-        self.page.evaluate("window.gscc.settled()")
+        self.page.evaluate("""() => Promise.race([window.gscc.settled(), new Promise((_, reject) =>
+            setTimeout(() => reject(new Error("the player did not settle in 120 s")), 120000))])""")
         self.check()
         return self.state()
 

@@ -281,8 +281,9 @@ function hook(player) {
     requestAnimationFrame(poll);
   };
   requestAnimationFrame(poll);
-  Object.assign(window.gscc, {
+  window.gscc = {
     ready: true,
+    error: null,
     player,
     setTime: (t) => player.setTime(t),
     setFrame: (k) => player.setFrame(k),
@@ -311,7 +312,7 @@ function hook(player) {
     },
     // resolves once a frame drawn with a sort for the current time and camera is on screen
     settled: () => new Promise((resolve) => waiters.push(resolve)),
-  });
+  };
 }
 
 window.gscc = { ready: false, error: null };
