@@ -213,7 +213,7 @@ def test_timeline_play_pause_step_loop_and_slider(dynamic_page):
     # step moves exactly one frame, both ways, by hook and by keyboard
     page.call(f"{gscc}.step(1)")
     state = page.state()
-    assert state["frame"] == 11 and state["t"] == pytest.approx(11 / state["frameCount"])
+    assert state["frame"] == 11 and state["t"] == pytest.approx(11 / (state["frameCount"] - 1))  # frame k: k / (n - 1)
     page.page.keyboard.press("ArrowLeft")
     assert page.state()["frame"] == 10
     # play advances, pause stops
@@ -236,7 +236,7 @@ def test_timeline_play_pause_step_loop_and_slider(dynamic_page):
     # the slider seeks
     page.page.locator("#slider").fill("123")
     state = page.state()
-    assert state["frame"] == 123 and state["t"] == pytest.approx(123 / n)
+    assert state["frame"] == 123 and state["t"] == pytest.approx(123 / (n - 1))
     page.call(f"{gscc}.setLoop(true); {gscc}.setSpeed(1)")
 
 

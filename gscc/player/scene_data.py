@@ -43,7 +43,9 @@ from ..splats import FeatureSplats, SplatSet
 FORMAT = "gscc-player-scene"
 VERSION = 1
 ALIGN = 16
-# a dynamic scene that says nothing of its timing plays as STG's N3DV videos: 300 frames at 30 fps
+# The timeline: frame k of frame_count shows global time k / (frame_count - 1) (gscc's
+# dynamic datasets number frames so). A dynamic scene that says nothing of its timing plays
+# as STG's N3DV videos: 300 frames at 30 fps.
 DEFAULT_FPS = 30.0
 DEFAULT_FRAMES = 300
 STG_TEXELS = 4  # angular velocity, temporal scale + motion (3 texels)

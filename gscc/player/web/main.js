@@ -78,7 +78,11 @@ class Player {
   }
 
   // ---- state ------------------------------------------------------------------------
-  frame() { return Math.min(Math.floor(this.t * this.frameCount + 1e-9), this.frameCount - 1); }
+  // frame k of n shows time k / (n - 1), as gscc's dynamic datasets number them
+  frame() {
+    const n = this.frameCount;
+    return n > 1 ? Math.min(Math.floor(this.t * (n - 1) + 1e-9), n - 1) : 0;
+  }
 
   segmentAt(t) {
     const segments = this.meta.segments;
@@ -98,7 +102,7 @@ class Player {
   setFrame(k) {
     const n = this.frameCount;
     k = this.loop ? ((Math.round(k) % n) + n) % n : Math.min(Math.max(Math.round(k), 0), n - 1);
-    this.setTime(k / n);
+    this.setTime(n > 1 ? k / (n - 1) : 0);
   }
 
   step(delta) { this.playing = false; this.setFrame(this.frame() + delta); }
@@ -161,11 +165,11 @@ class Player {
     const seconds = Math.min((now - this.lastTick) / 1000, 0.25);
     this.lastTick = now;
     if (this.playing) {
-      const duration = this.frameCount / this.fps;
+      const duration = (this.frameCount - 1) / this.fps; // from the first frame to the last
       let t = this.t + (seconds * this.speed) / duration;
-      if (t >= 1) {
+      if (t > 1) {
         if (this.loop) t -= Math.floor(t);
-        else { t = (this.frameCount - 1) / this.frameCount; this.playing = false; }
+        else { t = 1; this.playing = false; }
       }
       this.setTime(t);
     }
