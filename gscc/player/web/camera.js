@@ -102,12 +102,11 @@ export class CameraState {
 }
 
 // Orbit (drag: orbit about the target; right drag or shift: pan; wheel: zoom) and fly
-// (drag: look around; W A S D Q E: move) navigation. `changed()` is called on every change.
+// (drag: look around; W A S D Q E: move) navigation; every change goes through setCamera.
 export class Navigation {
-  constructor(element, getCamera, setCamera, bounds, changed) {
+  constructor(element, getCamera, setCamera, bounds) {
     this.getCamera = getCamera;
     this.setCamera = setCamera;
-    this.changed = changed;
     this.radius = bounds.radius;
     this.mode = "orbit";
     this.keys = new Map(); // fly keys held, and when each last moved the camera

@@ -71,7 +71,7 @@ class Player {
         basis: s.basis ? s.basis.slice() : null, basisCount: s.basis_count || 0, knots: s.basis_knots || 0,
       })),
     });
-    this.navigation = new Navigation(this.canvas, () => this.camera, (c) => this.setCamera(c), meta.bounds, () => {});
+    this.navigation = new Navigation(this.canvas, () => this.camera, (c) => this.setCamera(c), meta.bounds);
     this.setupUi();
     this.lastTick = performance.now();
     requestAnimationFrame((now) => this.tick(now));
