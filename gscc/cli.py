@@ -227,16 +227,11 @@ def decode(
 ) -> None:
     """Decode a .gsc file to a standard 3DGS .ply (dynamic: STG .ply, .splatv, or a snapshot)."""
     from .codec.decoder import decode as decode_bytes
-    from .codec.dynamic_decoder import dynamic_header
-    from .container import unpack
+    from .codec.dynamic_decoder import dynamic_header, is_dynamic_gsc
     from .io import write_ply
 
     data = _read(source)
-    try:
-        dynamic = unpack(data, select=lambda header: set()).header.get("scene", {}).get("kind") == "dynamic"
-    except (AttributeError, GsccError):
-        dynamic = False  # the static decoder reports what is wrong
-    if not dynamic:
+    if not is_dynamic_gsc(data):
         given = [name for name, value in (("--time", at), ("--segment", segment)) if value is not None]
         if given or fmt != DynamicFormat.ply:
             _fail(f"{given[0] if given else '--format'} applies to dynamic .gsc files only; {source} holds a static scene")
@@ -514,6 +509,33 @@ def evaluate(
     console.print(_score_table(report, f"{source} against {against} ({report.backend} renderer)"))
     if report.lpips_reason:
         console.print(f"LPIPS not computed: {report.lpips_reason}")
+
+
+@app.command()
+def view(
+    source: Path = typer.Argument(..., help="Splats to view: a .gsc, a 3DGS or dynamic .ply, a .splat or a .splatv file."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port to serve on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (the default serves this machine only)."),
+    no_open: bool = typer.Option(False, "--no-open", help="Do not open a browser."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the player and the scene into this folder instead."),
+    force: bool = typer.Option(False, "--force", "-f", help="With --export: write into a non-empty folder."),
+) -> None:
+    """Play splats in the browser (WebGL2): free viewpoint, timeline, RGB or depth."""
+    from .player.scene_data import load_scene, meta_json, pack
+
+    meta, blob = pack(load_scene(source))
+    if export is not None:
+        from .player.export import export_player
+
+        written = export_player(meta_json(meta), blob, export, force=force)
+        console.print(f"wrote {len(written)} files to {export}: serve that folder with any static web server")
+        return
+    from .player.server import PlayerServer
+
+    server = PlayerServer(meta_json(meta), blob, host=host, port=port)
+    console.print(f"gscc view: {meta['count']:,} splats of {source.name} at {server.url} (Ctrl-C stops)")
+    sys.stdout.flush()
+    server.serve(open_browser=not no_open)
 
 
 TrainPreset = Enum("TrainPreset", {"cpu_fast": "cpu-fast", "default": "default", "mcmc": "mcmc"}, type=str)

@@ -17,7 +17,7 @@ import numpy as np
 from ..container import DYNAMIC_VERSION, Container, unpack, unpack_weights
 from ..dynamic import DynamicScene, DynamicSplats, Segment, motion_from_arrays
 from ..dynamic.splats import StaticSplats
-from ..errors import FormatError
+from ..errors import FormatError, GsccError
 from ..splats import MAX_SH_DEGREE
 from .decoder import COLORS, MAX_SPLATS, _int_field, decode_attribute, decode_container, valid_cells
 from .dynamic_layout import MotionLayout, read_motion_entry
@@ -66,6 +66,15 @@ class DynamicHeader:
 def is_dynamic_header(header: dict) -> bool:
     scene = header.get("scene")
     return isinstance(scene, dict) and scene.get("kind") == "dynamic"
+
+
+def is_dynamic_gsc(data: bytes) -> bool:
+    """Whether a `.gsc` file's header says it holds a dynamic scene (no chunk is read).
+    False for a file whose header cannot be read: the static decoder then says what is wrong."""
+    try:
+        return is_dynamic_header(unpack(data, select=lambda header: set()).header)
+    except (AttributeError, GsccError):
+        return False
 
 
 def _optional_number(scene: dict, key: str, low: float, high: float, integer: bool) -> Optional[float]:
