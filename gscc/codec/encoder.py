@@ -28,7 +28,7 @@ def grid_order(prepared: dict[str, np.ndarray], n: int, config: EncodeConfig) ->
     shape = grid_shape(n)
     if config.sort == "none" or n == 1:
         return shape, np.arange(shape[0] * shape[1])
-    from .sort import PlasConfig, plas_sort  # torch: only when sorting
+    from .sort import PlasConfig, plas_sort  # torch and Taichi: only when sorting
     columns, weights = [], []
     for name, weight in SORT_WEIGHTS.items():
         if name not in prepared:
