@@ -326,11 +326,14 @@ def _encode_phase(source: str, output: str, sort: str | None) -> dict[str, Any]:
     warm_up_sorter()
     baseline = peak_rss_mib()
     splats = load_splats(source)
+    cpu = time.process_time()
     encoded, seconds = timed(lambda: encode_tracked(splats, gscc_config("default", sort)))
+    cpu = time.process_time() - cpu
     Path(output).write_bytes(encoded.data)
     np.save(output + ".index.npy", encoded.source_index)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "input_count": splats.count,
         "bytes": len(encoded.data),
         "baseline_rss_mib": baseline,
@@ -342,8 +345,10 @@ def _decode_phase(path: str) -> dict[str, Any]:
     """Child process: read and decode a .gsc."""
     baseline = peak_rss_mib()
     data = Path(path).read_bytes()
+    cpu = time.process_time()
     decoded, seconds = timed(lambda: decode(data))
-    return {"seconds": seconds, "kept": decoded.count, "baseline_rss_mib": baseline, "peak_rss_mib": peak_rss_mib()}
+    cpu = time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "kept": decoded.count, "baseline_rss_mib": baseline, "peak_rss_mib": peak_rss_mib()}
 
 
 def in_fresh_process(fn: Callable[..., T], *args: Any) -> T:
@@ -360,8 +365,11 @@ def bench_large(path: Path, sort: str | None) -> dict[str, Any]:
         splats = load_splats(path)
         decoded = decode(Path(output).read_bytes())
         source_index = np.load(output + ".index.npy")
+        spz = bench_spz(splats, Path(folder), 1)
     errors = attribute_errors(splats.subset(source_index), decoded)
     return {
+        "spz": {"bytes": spz.file_bytes, "encode_s": spz.encode_s, "decode_s": spz.decode_s},
+        "ratio_vs_spz": encode_stats["bytes"] / spz.file_bytes,
         "file": str(path),
         "input_count": encode_stats["input_count"],
         "kept": decode_stats["kept"],
@@ -376,14 +384,22 @@ def bench_large(path: Path, sort: str | None) -> dict[str, Any]:
 def print_large(result: dict[str, Any]) -> None:
     console.print(f"{result['file']}: {result['input_count']:,} splats, gscc default")
     table = Table()
-    for header in ("phase", "seconds", "peak RSS MiB", "RSS after imports MiB"):
+    for header in ("phase", "seconds", "CPU seconds", "peak RSS MiB", "RSS after imports MiB"):
         table.add_column(header, justify="left" if header == "phase" else "right")
     for phase in ("encode", "decode"):
         stats = result[phase]
-        table.add_row(phase, f"{stats['seconds']:.2f}", f"{stats['peak_rss_mib']:.0f}", f"{stats['baseline_rss_mib']:.0f}")
+        table.add_row(
+            phase,
+            f"{stats['seconds']:.2f}",
+            f"{stats['cpu_seconds']:.2f}",
+            f"{stats['peak_rss_mib']:.0f}",
+            f"{stats['baseline_rss_mib']:.0f}",
+        )
     console.print(table)
+    spz = result["spz"]
     console.print(
-        f"{result['bytes']:,} bytes = {result['bytes_per_splat']:.2f} B/splat, kept {result['kept']:,}; "
+        f"{result['bytes']:,} bytes = {result['bytes_per_splat']:.2f} B/splat = {result['ratio_vs_spz']:.3f}× SPZ "
+        f"({spz['bytes']:,} bytes, encoded in {spz['encode_s']:.2f} s), kept {result['kept']:,}; "
         + ", ".join(f"{ERROR_COLUMNS[k]} {result['errors'][k]:.2e}" for k in ERROR_COLUMNS)
     )
 
