@@ -58,14 +58,18 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _check_output(output: Path, inputs: list[Path], force: bool) -> None:
+def _check_output(output: Path, inputs: list[Path], force: bool, suffix: str | None = None) -> None:
+    """Refuse an output that would overwrite an input, is a directory, lacks ``suffix``
+    (what the command writes), exists (unless ``force``) or lies in a missing folder."""
     for source in inputs:
         if source.exists() and output.exists() and output.resolve() == source.resolve():
             _fail(f"{output}: output would overwrite the input")
+    if output.is_dir():
+        _fail(f"{output}: is a directory; name the file to write, e.g. {output / ('scene' + (suffix or ''))}")
+    if suffix and output.suffix.lower() != suffix:
+        _fail(f"{output}: this command writes a {suffix} file; give the output a {suffix} name")
     if output.exists() and not force:
         _fail(f"{output}: exists; pass --force to overwrite it")
-    if output.exists() and output.is_dir():
-        _fail(f"{output}: is a directory")
     if not output.parent.exists():
         _fail(f"{output.parent}: no such directory")
 
@@ -76,6 +80,20 @@ def _read(path: Path) -> bytes:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     return path.read_bytes()
+
+
+def _read_gsc(path: Path) -> bytes:
+    """The bytes of a .gsc file; a file of another kind is named, with what to do instead."""
+    from .container.format import MAGIC
+
+    data = _read(path)
+    if data.startswith(MAGIC):
+        return data
+    if data.startswith((b"ply\n", b"ply\r\n")):
+        raise InputError(f"{path}: is a PLY file, not a .gsc; compress it with `gscc encode {path}`")
+    if path.suffix.lower() == ".splat":
+        raise InputError(f"{path}: is a .splat file, not a .gsc; compress it with `gscc encode {path}`")
+    raise InputError(f"{path}: not a .gsc file (it does not start with the .gsc signature)")
 
 
 def _size_table(summary: dict) -> Table:
@@ -100,6 +118,26 @@ def _size_table(summary: dict) -> Table:
     return table
 
 
+class _EncodeProgress:
+    """What the encoder is doing, as a spinner line on stderr (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self._status = errors.status("encoding", spinner="dots") if errors.is_terminal else None
+
+    def __enter__(self) -> "_EncodeProgress":
+        if self._status is not None:
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def __call__(self, stage: str) -> None:
+        if self._status is not None:
+            self._status.update(f"encoding: {stage}")
+
+
 def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
     from .codec.encoder import encode
     from .info import summarize
@@ -108,7 +146,8 @@ def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
 
     splats = load_splats(source)
     start = time.perf_counter()
-    data = encode(splats, config)
+    with _EncodeProgress() as progress:
+        data = encode(splats, config, progress=progress)
     seconds = time.perf_counter() - start
     write_bytes_atomically(output, data)
     return summarize(data), seconds
@@ -135,7 +174,7 @@ def encode(
     from .codec.config import preset as preset_config
 
     output = output or source.with_suffix(".gsc")
-    _check_output(output, [source], force)
+    _check_output(output, [source], force, ".gsc")
     overrides = dict(
         position_bits=position_bits,
         scale_bits=bits, rotation_bits=bits, opacity_bits=bits, color_bits=bits, sh_bits=bits,
@@ -170,9 +209,10 @@ def decode(
     from .io import write_ply
 
     output = output or source.with_name(source.stem + ".decoded.ply")
-    _check_output(output, [source], force)
+    _check_output(output, [source], force, ".ply")
+    data = _read_gsc(source)
     start = time.perf_counter()
-    splats = decode_bytes(_read(source))
+    splats = decode_bytes(data)
     seconds = time.perf_counter() - start
     write_ply(splats, output)
     console.print(f"wrote {output}: {splats.count:,} splats, SH degree {splats.sh_degree}, decoded in {seconds:.2f} s")
@@ -186,7 +226,7 @@ def info(
     """Show what a .gsc file holds: header and bytes per attribute."""
     from .info import summarize
 
-    summary = summarize(_read(source))
+    summary = summarize(_read_gsc(source))
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -220,7 +260,8 @@ def demo(
     console.print(f"sample: {SAMPLE.name}, {splats.count:,} splats ({SAMPLE.stat().st_size:,} bytes as .splat)")
     target = output_dir / "sample.gsc"
     start = time.perf_counter()
-    encoded = encode_tracked(splats, preset_config("default"))
+    with _EncodeProgress() as progress:
+        encoded = encode_tracked(splats, preset_config("default"), progress=progress)
     encode_seconds = time.perf_counter() - start
     write_bytes_atomically(target, encoded.data)
     start = time.perf_counter()
@@ -231,7 +272,11 @@ def demo(
 
     console.print(_size_table(summarize(encoded.data)))
     errors_ = attribute_errors(splats.subset(encoded.source_index), decoded)
-    console.print(f"encode {encode_seconds:.2f} s, decode {decode_seconds:.3f} s")
+    dropped = splats.count - decoded.count
+    console.print(
+        f"encode {encode_seconds:.2f} s, decode {decode_seconds:.3f} s; {decoded.count:,} splats kept"
+        + (f" (pruning removed {dropped:,} nearly transparent ones)" if dropped else "")
+    )
     console.print("round-trip errors: " + ", ".join(f"{k} {v:.3g}" for k, v in errors_.items()))
 
     # what the loss looks like: both scenes rendered from the same orbit cameras

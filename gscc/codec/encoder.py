@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from .vq import VqConfig, encode_vq
 
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
 # a scene has either sh0 (SH colours) or features (MLP colours).
+Progress = Callable[[str], None]  # told what the encoder starts doing next
+
 SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "features": 0.3, "scales": 0.5, "opacities": 0.3, "quats": 0.2}
 
 
@@ -73,6 +76,7 @@ def encode(
     splats: SplatSet | FeatureSplats,
     config: EncodeConfig = EncodeConfig(),
     distributions: dict[str, LearnedSource] | None = None,
+    progress: Progress | None = None,
 ) -> bytes:
     """Encode splats (SH- or MLP-coloured) into the bytes of a `.gsc` file (deterministic
     for a config and distributions).
@@ -100,8 +104,10 @@ def encode_tracked(
     splats: SplatSet | FeatureSplats,
     config: EncodeConfig = EncodeConfig(),
     distributions: dict[str, LearnedSource] | None = None,
+    progress: Progress | None = None,
 ) -> Encoded:
     """Like :func:`encode`, also telling where each decoded splat came from."""
+    progress = progress or (lambda stage: None)
     distributions = dict(distributions or {})
     input_count = splats.count
     kept = np.flatnonzero(keep_mask(splats, config.prune))
@@ -117,6 +123,8 @@ def encode_tracked(
         a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
         for a in coded
     }
+    if config.sort != "none":
+        progress(f"sorting {n:,} splats ({config.sort})")
     shape, order = grid_order(prepared, n, config)
     source = fill_padding(order, n)
     padding = np.flatnonzero(order >= n).astype("<u4")
@@ -130,6 +138,7 @@ def encode_tracked(
         values = prepared[attribute.name]
         if values.shape[1] == 0:
             continue
+        progress(f"coding {attribute.name}")
         bits = config.bits_for(attribute.name)
         if attribute.name == "shN" and config.sh_codec == "vq":
             vq = VqConfig(codebook_size=config.sh_codebook, codebook_bits=bits, seed=config.seed)
