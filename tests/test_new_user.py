@@ -137,3 +137,23 @@ def test_piped_encode_prints_no_progress(gscc_cli, small_ply, tmp_path) -> None:
     result = gscc_cli("encode", small_ply, "-o", tmp_path / "out.gsc")
     assert result.code == 0, result.stderr
     assert "encoding" not in result.stderr and "sorting" not in result.stderr
+
+
+# --- training -------------------------------------------------------------------------------
+
+def test_training_names_the_held_out_views_and_renders_all_of_legos() -> None:
+    from types import SimpleNamespace
+
+    from gscc.train.config import TrainConfig
+    from gscc.train.trainer import held_out_line
+
+    views = [SimpleNamespace(name=f"train/r_{i}.png") for i in range(100)]
+    lego = SimpleNamespace(train=[v for i, v in enumerate(views) if i % 8], test=views[::8])
+    line = held_out_line(lego, TrainConfig().test_renders)
+    assert line.startswith("87 training views; 13 held out for evaluation (train/r_0.png, train/r_8.png,")
+    assert "13 of them rendered" in line
+    assert "none held out" in held_out_line(SimpleNamespace(train=views, test=[]), 3)
+
+
+def test_runs_folder_is_ignored_by_git() -> None:
+    assert "runs/" in (REPO / ".gitignore").read_text().splitlines()
