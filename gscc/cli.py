@@ -118,6 +118,16 @@ def _size_table(summary: dict) -> Table:
     return table
 
 
+def _quality_line(quality: dict) -> str:
+    """The quality an encode to a PSNR target recorded (an informative header field)."""
+    psnr = quality.get("psnr")
+    achieved = "identical renders" if psnr is None else f"render PSNR {psnr:.2f} dB"
+    return (
+        f"quality: {achieved} against the input (target {quality.get('target_psnr', '?')} dB, "
+        f"{quality.get('views', '?')} orbit views at {quality.get('width', '?')}x{quality.get('height', '?')})"
+    )
+
+
 class _EncodeProgress:
     """What the encoder is doing, as a spinner line on stderr (silent when not a terminal)."""
 
@@ -138,7 +148,7 @@ class _EncodeProgress:
             self._status.update(f"encoding: {stage}")
 
 
-def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
+def _encode_file(source: Path, output: Path, config, target_psnr: Optional[float] = None) -> tuple[dict, float]:
     from .codec.encoder import encode
     from .info import summarize
     from .io import load_splats
@@ -147,7 +157,12 @@ def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
     splats = load_splats(source)
     start = time.perf_counter()
     with _EncodeProgress() as progress:
-        data = encode(splats, config, progress=progress)
+        if target_psnr is None:
+            data = encode(splats, config, progress=progress)
+        else:
+            from .codec.target import encode_for_psnr
+
+            data = encode_for_psnr(splats, config, target_psnr, progress=progress).encoded.data
     seconds = time.perf_counter() - start
     write_bytes_atomically(output, data)
     return summarize(data), seconds
@@ -168,12 +183,18 @@ def encode(
     prune_scale: Optional[float] = typer.Option(None, min=0.0, help="Drop splats whose largest axis is smaller."),
     prune_outliers: Optional[int] = typer.Option(None, min=0, help="Outlier removal with this many neighbours (0: off)."),
     seed: Optional[int] = typer.Option(None, help="Seed for sorting and k-means."),
+    target_psnr: Optional[float] = typer.Option(
+        None, min=10.0, max=100.0,
+        help="Choose the bits of every attribute to reach this render PSNR (dB) against the input at the fewest bytes.",
+    ),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
 ) -> None:
     """Compress splats into a .gsc file."""
     from .codec.config import preset as preset_config
 
     output = output or source.with_suffix(".gsc")
+    if target_psnr is not None and (bits is not None or position_bits is not None):
+        _fail("give --target-psnr or bit depths (--bits, --position-bits), not both")
     _check_output(output, [source], force, ".gsc")
     overrides = dict(
         position_bits=position_bits,
@@ -188,8 +209,10 @@ def encode(
         seed=seed,
     )
     config = preset_config(preset.value).with_overrides(**overrides)
-    summary, seconds = _encode_file(source, output, config)
+    summary, seconds = _encode_file(source, output, config, target_psnr)
     console.print(_size_table(summary))
+    if "quality" in summary["encoder"]:
+        console.print(_quality_line(summary["encoder"]["quality"]))
     kept = summary["scene"]["count"]
     given = summary["encoder"].get("input_count", kept)
     console.print(
@@ -240,6 +263,9 @@ def info(
         f"(+{summary['grid']['padding']} padding), encoder {summary['encoder'].get('name', '?')} "
         f"{summary['encoder'].get('version', '?')}"
     )
+    quality = summary["encoder"].get("quality")
+    if isinstance(quality, dict):
+        console.print(_quality_line(quality))
     console.print(_size_table(summary))
 
 

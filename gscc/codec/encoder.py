@@ -70,6 +70,7 @@ class Encoded:
 
     data: bytes
     source_index: np.ndarray  # (decoded count,) indices into the input SplatSet
+    grid: tuple[tuple[int, int], np.ndarray]  # the grid shape and order (see encode_tracked)
 
 
 def encode(
@@ -105,8 +106,13 @@ def encode_tracked(
     config: EncodeConfig = EncodeConfig(),
     distributions: dict[str, LearnedSource] | None = None,
     progress: Progress | None = None,
+    grid: tuple[tuple[int, int], np.ndarray] | None = None,
 ) -> Encoded:
-    """Like :func:`encode`, also telling where each decoded splat came from."""
+    """Like :func:`encode`, also telling where each decoded splat came from.
+
+    ``grid``: the grid shape and order of an earlier encode of the same splats with the
+    same pruning, sort, transforms and seed (``Encoded.grid``), reused instead of sorting
+    again (the bytes are the same either way)."""
     progress = progress or (lambda stage: None)
     distributions = dict(distributions or {})
     input_count = splats.count
@@ -123,9 +129,9 @@ def encode_tracked(
         a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
         for a in coded
     }
-    if config.sort != "none":
+    if grid is None and config.sort != "none":
         progress(f"sorting {n:,} splats ({config.sort})")
-    shape, order = grid_order(prepared, n, config)
+    shape, order = grid if grid is not None else grid_order(prepared, n, config)
     source = fill_padding(order, n)
     padding = np.flatnonzero(order >= n).astype("<u4")
 
@@ -168,7 +174,7 @@ def encode_tracked(
         "attributes": entries,
         "encoder": {"name": "gscc", "version": __version__, "input_count": input_count, "settings": config.to_dict()},
     })
-    return Encoded(pack(container), kept[order[order < n]])
+    return Encoded(pack(container), kept[order[order < n]], (shape, order))
 
 
 def color_mlp_entry(container: Container, splats: FeatureSplats) -> dict:
