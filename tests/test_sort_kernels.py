@@ -16,10 +16,11 @@ def points(n: int, seed: int = 0, dims: int = 3) -> np.ndarray:
     return np.random.default_rng(seed).random((n, dims), dtype=np.float32)
 
 
+@pytest.mark.parametrize("leaf_cells", [1, 16])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (3, 4), (16, 16), (13, 29)])
-def test_kd_layout_places_every_row_once(shape: tuple[int, int]) -> None:
+def test_kd_layout_places_every_row_once(shape: tuple[int, int], leaf_cells: int) -> None:
     m = shape[0] * shape[1]
-    order = kd_layout(points(m, seed=m), shape)
+    order = kd_layout(points(m, seed=m), shape, leaf_cells)
     np.testing.assert_array_equal(np.sort(order), np.arange(m))
 
 

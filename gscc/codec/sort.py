@@ -53,6 +53,7 @@ from .kd_layout import kd_layout
 __all__ = ["PlasConfig", "grid_shape", "plas_sort", "neighbour_distance"]
 
 INITS = ("kd", "random")  # first arrangement: gscc.codec.kd_layout, or a seeded shuffle
+KD_LEAF_CELLS = 16  # the k-d start stops splitting there; the swaps order the leaves' cells
 GROUPS = ("squares", "random")  # swap groups: rectangle corners (Taichi, CPU), or random cells in blocks (torch)
 
 
@@ -184,7 +185,7 @@ class _Sorter:
         self.m = self.h * self.w
         self.cfg, self.gen, self.dev = cfg, gen, feats.device
         if cfg.init == "kd":
-            self.order = torch.from_numpy(kd_layout(feats.cpu().numpy(), hw)).to(self.dev)
+            self.order = torch.from_numpy(kd_layout(feats.cpu().numpy(), hw, KD_LEAF_CELLS)).to(self.dev)
         else:
             self.order = torch.randperm(self.m, generator=gen, device=self.dev)
         self.x = feats.index_select(0, self.order)  # (M, C) grid, row-major cells
