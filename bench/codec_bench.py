@@ -9,6 +9,7 @@ reference row. Results are printed as tables and written to JSON.
     python bench/codec_bench.py [--data DIR] [--presets default,small]
                                 [--files a,b] [--json out.json]
     python bench/codec_bench.py --large bench/results/large_1m.ply
+    python bench/codec_bench.py --target-psnr spz [--files plant]
 
 See bench/README.md for the meaning of every column.
 """
@@ -46,6 +47,7 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "splats"
 RESULTS = REPO_ROOT / "bench" / "results"
 DEFAULT_JSON = RESULTS / "codec_bench.json"
 DEFAULT_LARGE_JSON = RESULTS / "codec_bench_large.json"
+DEFAULT_TARGET_JSON = RESULTS / "codec_bench_target.json"
 DEFAULT_PRESETS = ("default", "small")
 SPZ = "spz"
 SOURCE = "source"
@@ -326,11 +328,14 @@ def _encode_phase(source: str, output: str, sort: str | None) -> dict[str, Any]:
     warm_up_sorter()
     baseline = peak_rss_mib()
     splats = load_splats(source)
+    cpu = time.process_time()
     encoded, seconds = timed(lambda: encode_tracked(splats, gscc_config("default", sort)))
+    cpu = time.process_time() - cpu
     Path(output).write_bytes(encoded.data)
     np.save(output + ".index.npy", encoded.source_index)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "input_count": splats.count,
         "bytes": len(encoded.data),
         "baseline_rss_mib": baseline,
@@ -342,8 +347,10 @@ def _decode_phase(path: str) -> dict[str, Any]:
     """Child process: read and decode a .gsc."""
     baseline = peak_rss_mib()
     data = Path(path).read_bytes()
+    cpu = time.process_time()
     decoded, seconds = timed(lambda: decode(data))
-    return {"seconds": seconds, "kept": decoded.count, "baseline_rss_mib": baseline, "peak_rss_mib": peak_rss_mib()}
+    cpu = time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "kept": decoded.count, "baseline_rss_mib": baseline, "peak_rss_mib": peak_rss_mib()}
 
 
 def in_fresh_process(fn: Callable[..., T], *args: Any) -> T:
@@ -360,8 +367,11 @@ def bench_large(path: Path, sort: str | None) -> dict[str, Any]:
         splats = load_splats(path)
         decoded = decode(Path(output).read_bytes())
         source_index = np.load(output + ".index.npy")
+        spz = bench_spz(splats, Path(folder), 1)
     errors = attribute_errors(splats.subset(source_index), decoded)
     return {
+        "spz": {"bytes": spz.file_bytes, "encode_s": spz.encode_s, "decode_s": spz.decode_s},
+        "ratio_vs_spz": encode_stats["bytes"] / spz.file_bytes,
         "file": str(path),
         "input_count": encode_stats["input_count"],
         "kept": decode_stats["kept"],
@@ -376,16 +386,102 @@ def bench_large(path: Path, sort: str | None) -> dict[str, Any]:
 def print_large(result: dict[str, Any]) -> None:
     console.print(f"{result['file']}: {result['input_count']:,} splats, gscc default")
     table = Table()
-    for header in ("phase", "seconds", "peak RSS MiB", "RSS after imports MiB"):
+    for header in ("phase", "seconds", "CPU seconds", "peak RSS MiB", "RSS after imports MiB"):
         table.add_column(header, justify="left" if header == "phase" else "right")
     for phase in ("encode", "decode"):
         stats = result[phase]
-        table.add_row(phase, f"{stats['seconds']:.2f}", f"{stats['peak_rss_mib']:.0f}", f"{stats['baseline_rss_mib']:.0f}")
+        table.add_row(
+            phase,
+            f"{stats['seconds']:.2f}",
+            f"{stats['cpu_seconds']:.2f}",
+            f"{stats['peak_rss_mib']:.0f}",
+            f"{stats['baseline_rss_mib']:.0f}",
+        )
     console.print(table)
+    spz = result["spz"]
     console.print(
-        f"{result['bytes']:,} bytes = {result['bytes_per_splat']:.2f} B/splat, kept {result['kept']:,}; "
+        f"{result['bytes']:,} bytes = {result['bytes_per_splat']:.2f} B/splat = {result['ratio_vs_spz']:.3f}× SPZ "
+        f"({spz['bytes']:,} bytes, encoded in {spz['encode_s']:.2f} s), kept {result['kept']:,}; "
         + ", ".join(f"{ERROR_COLUMNS[k]} {result['errors'][k]:.2e}" for k in ERROR_COLUMNS)
     )
+
+
+# --------------------------------------------------------------------------- quality targets
+
+TARGET_RATIO_AT_SPZ_PSNR = 0.6  # at SPZ's render PSNR, gscc should need at most this fraction of its bytes
+
+
+def spz_round_trip(splats: SplatSet) -> tuple[int, SplatSet]:
+    with tempfile.TemporaryDirectory(prefix="gscc-bench-") as folder:
+        path = Path(folder) / "scene.spz"
+        gsply.write_spz(path, to_gsdata(splats), version=3, fractional_bits=SPZ_FRACTIONAL_BITS)
+        return path.stat().st_size, from_gsdata(gsply.read_spz(path))
+
+
+def bench_target(path: Path) -> dict[str, Any]:
+    """SPZ's render PSNR on one file, and the bytes gscc needs for it (--target-psnr)."""
+    from gscc.codec.target import QualityProbe, encode_for_psnr
+
+    splats = load_splats(path)
+    probe = QualityProbe(splats)
+    spz_bytes, spz_decoded = spz_round_trip(splats)
+    spz_psnr = probe.psnr(spz_decoded)
+    default = encode_tracked(splats, gscc_config("default", None))
+    default_psnr = probe.psnr(decode(default.data))
+    cpu = time.process_time()
+    result, seconds = timed(lambda: encode_for_psnr(splats, gscc_config("default", None), spz_psnr, probe=probe))
+    cpu = time.process_time() - cpu
+    bits = {k: v for k, v in asdict(result.config).items() if k.endswith("_bits")}
+    return {
+        "file": path.name,
+        "count": splats.count,
+        "probe": probe.record(),
+        "spz": {"bytes": spz_bytes, "psnr": spz_psnr},
+        "default": {"bytes": len(default.data), "psnr": default_psnr, "ratio_vs_spz": len(default.data) / spz_bytes},
+        "target": {
+            "bytes": len(result.encoded.data),
+            "psnr": result.psnr,
+            "reached": result.reached,
+            "ratio_vs_spz": len(result.encoded.data) / spz_bytes,
+            "bits": bits,
+            "seconds": seconds,
+            "cpu_seconds": cpu,
+        },
+    }
+
+
+def target_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Bytes at SPZ's render PSNR (gscc encode --target-psnr)", title_justify="left")
+    headers = ("file", "SPZ B/splat", "SPZ PSNR", "default ×SPZ", "default PSNR", "target ×SPZ", "target PSNR",
+               "bits (pos/scale/rot/opac/colour)", "search s")
+    for header in headers:
+        table.add_column(header, justify="left" if header in ("file", headers[7]) else "right")
+    for row in rows:
+        t, b = row["target"], row["target"]["bits"]
+        table.add_row(
+            row["file"],
+            f"{row['spz']['bytes'] / row['count']:.2f}",
+            f"{row['spz']['psnr']:.2f}",
+            f"{row['default']['ratio_vs_spz']:.3f}",
+            f"{row['default']['psnr']:.2f}",
+            f"{t['ratio_vs_spz']:.3f}",
+            f"{t['psnr']:.2f}",
+            "/".join(str(b[k]) for k in ("position_bits", "scale_bits", "rotation_bits", "opacity_bits", "color_bits")),
+            f"{t['seconds']:.0f}",
+        )
+    return table
+
+
+def run_targets(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for path in find_files(args.data, parse_list(args.files)):
+        rows.append(bench_target(path))
+        console.print(f"{path.name}: {rows[-1]['target']['ratio_vs_spz']:.3f}× SPZ at {rows[-1]['spz']['psnr']:.2f} dB")
+    console.print(target_table(rows))
+    passing = [r["file"] for r in rows if r["target"]["reached"] and r["target"]["ratio_vs_spz"] <= TARGET_RATIO_AT_SPZ_PSNR]
+    verdict = "[green]yes[/]" if len(passing) == len(rows) else "[red]no[/]"
+    console.print(f"at SPZ's PSNR, gscc ≤ {TARGET_RATIO_AT_SPZ_PSNR}× SPZ bytes: {verdict} ({len(passing)}/{len(rows)} files)")
+    return {"targets": rows}
 
 
 # --------------------------------------------------------------------------- main
@@ -414,6 +510,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="decode timing: best of this many runs")
     parser.add_argument("--sort", choices=("plas", "none"), default=None, help="override the presets' sorter")
     parser.add_argument("--large", type=Path, default=None, help="only time the default preset on this file")
+    parser.add_argument(
+        "--target-psnr", choices=("spz",), default=None,
+        help="only measure the bytes gscc needs at SPZ's render PSNR (encode --target-psnr)",
+    )
     return parser.parse_args(argv)
 
 
@@ -442,11 +542,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.large is not None:
         report["large"] = bench_large(args.large, args.sort)
         print_large(report["large"])
+    elif args.target_psnr is not None:
+        report.update(run_targets(args))
     else:
         report.update(run_files(args))
     report["peak_rss_mib"] = peak_rss_mib()
     console.print(f"peak RSS of this process: {report['peak_rss_mib']:.0f} MiB")
-    output = args.json or (DEFAULT_LARGE_JSON if args.large is not None else DEFAULT_JSON)
+    default_json = DEFAULT_LARGE_JSON if args.large is not None else DEFAULT_TARGET_JSON if args.target_psnr else DEFAULT_JSON
+    output = args.json or default_json
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
     console.print(f"results written to {output}")

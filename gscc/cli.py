@@ -66,14 +66,18 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _check_output(output: Path, inputs: list[Path], force: bool) -> None:
+def _check_output(output: Path, inputs: list[Path], force: bool, suffix: str | None = None) -> None:
+    """Refuse an output that would overwrite an input, is a directory, lacks ``suffix``
+    (what the command writes), exists (unless ``force``) or lies in a missing folder."""
     for source in inputs:
         if source.exists() and output.exists() and output.resolve() == source.resolve():
             _fail(f"{output}: output would overwrite the input")
+    if output.is_dir():
+        _fail(f"{output}: is a directory; name the file to write, e.g. {output / ('scene' + (suffix or ''))}")
+    if suffix and output.suffix.lower() != suffix:
+        _fail(f"{output}: this command writes a {suffix} file; give the output a {suffix} name")
     if output.exists() and not force:
         _fail(f"{output}: exists; pass --force to overwrite it")
-    if output.exists() and output.is_dir():
-        _fail(f"{output}: is a directory")
     if not output.parent.exists():
         _fail(f"{output.parent}: no such directory")
 
@@ -84,6 +88,20 @@ def _read(path: Path) -> bytes:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     return path.read_bytes()
+
+
+def _read_gsc(path: Path) -> bytes:
+    """The bytes of a .gsc file; a file of another kind is named, with what to do instead."""
+    from .container.format import MAGIC
+
+    data = _read(path)
+    if data.startswith(MAGIC):
+        return data
+    if data.startswith((b"ply\n", b"ply\r\n")):
+        raise InputError(f"{path}: is a PLY file, not a .gsc; compress it with `gscc encode {path}`")
+    if path.suffix.lower() in (".splat", ".splatv"):
+        raise InputError(f"{path}: is a {path.suffix.lower()} file, not a .gsc; compress it with `gscc encode {path}`")
+    raise InputError(f"{path}: not a .gsc file (it does not start with the .gsc signature)")
 
 
 def _size_table(summary: dict) -> Table:
@@ -108,7 +126,37 @@ def _size_table(summary: dict) -> Table:
     return table
 
 
-def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
+def _quality_line(quality: dict) -> str:
+    """The quality an encode to a PSNR target recorded (an informative header field)."""
+    psnr = quality.get("psnr")
+    achieved = "identical renders" if psnr is None else f"render PSNR {psnr:.2f} dB"
+    return (
+        f"quality: {achieved} against the input (target {quality.get('target_psnr', '?')} dB, "
+        f"{quality.get('views', '?')} orbit views at {quality.get('width', '?')}x{quality.get('height', '?')})"
+    )
+
+
+class _EncodeProgress:
+    """What the encoder is doing, as a spinner line on stderr (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self._status = errors.status("encoding", spinner="dots") if errors.is_terminal else None
+
+    def __enter__(self) -> "_EncodeProgress":
+        if self._status is not None:
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def __call__(self, stage: str) -> None:
+        if self._status is not None:
+            self._status.update(f"encoding: {stage}")
+
+
+def _encode_file(source: Path, output: Path, config, target_psnr: Optional[float] = None) -> tuple[dict, float]:
     from .codec.encoder import encode
     from .info import summarize
     from .io import load_splats
@@ -116,7 +164,13 @@ def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
 
     splats = load_splats(source)
     start = time.perf_counter()
-    data = encode(splats, config)
+    with _EncodeProgress() as progress:
+        if target_psnr is None:
+            data = encode(splats, config, progress=progress)
+        else:
+            from .codec.target import encode_for_psnr
+
+            data = encode_for_psnr(splats, config, target_psnr, progress=progress).encoded.data
     seconds = time.perf_counter() - start
     write_bytes_atomically(output, data)
     return summarize(data), seconds
@@ -160,6 +214,10 @@ def encode(
     static_motion: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Dynamic: splats moving less than this fraction of the scene code no motion (0: off)."),
     fps: Optional[float] = typer.Option(None, min=0.001, max=1000.0, help="Dynamic: the frame rate (a .splatv records none) [default: 30]."),
     frames: Optional[int] = typer.Option(None, min=1, help="Dynamic: the frames the model spans [default: 50]."),
+    target_psnr: Optional[float] = typer.Option(
+        None, min=10.0, max=100.0,
+        help="Choose the bits of every attribute to reach this render PSNR (dB) against the input at the fewest bytes.",
+    ),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
 ) -> None:
     """Compress splats (static, or dynamic: format 1.3) into a .gsc file."""
@@ -167,7 +225,9 @@ def encode(
     from .io import is_dynamic_file
 
     output = output or source.with_suffix(".gsc")
-    _check_output(output, [source], force)
+    if target_psnr is not None and (bits is not None or position_bits is not None):
+        _fail("give --target-psnr or bit depths (--bits, --position-bits), not both")
+    _check_output(output, [source], force, ".gsc")
     overrides = dict(
         position_bits=position_bits,
         scale_bits=bits, rotation_bits=bits, opacity_bits=bits, color_bits=bits, sh_bits=bits,
@@ -185,6 +245,8 @@ def encode(
     if is_dynamic_file(source):
         from .codec.dynamic_config import dynamic_preset
 
+        if target_psnr is not None:
+            _fail("--target-psnr applies to static inputs only for now")
         config = dynamic_preset(preset.value).with_overrides(**overrides, **dynamic)
         summary, seconds = _encode_dynamic_file(source, output, config, fps, frames)
         console.print(_dynamic_line(summary), soft_wrap=True)
@@ -193,8 +255,10 @@ def encode(
         if given:
             _fail(f"--{given[0].replace('_', '-')} applies to dynamic inputs only; {source} holds static splats")
         config = preset_config(preset.value).with_overrides(**overrides)
-        summary, seconds = _encode_file(source, output, config)
+        summary, seconds = _encode_file(source, output, config, target_psnr)
     console.print(_size_table(summary))
+    if "quality" in summary["encoder"]:
+        console.print(_quality_line(summary["encoder"]["quality"]))
     kept = summary["scene"]["count"]
     given = summary["encoder"].get("input_count", kept)
     console.print(
@@ -230,13 +294,13 @@ def decode(
     from .codec.dynamic_decoder import dynamic_header, is_dynamic_gsc
     from .io import write_ply
 
-    data = _read(source)
+    data = _read_gsc(source)
     if not is_dynamic_gsc(data):
         given = [name for name, value in (("--time", at), ("--segment", segment)) if value is not None]
         if given or fmt != DynamicFormat.ply:
             _fail(f"{given[0] if given else '--format'} applies to dynamic .gsc files only; {source} holds a static scene")
         output = output or source.with_name(source.stem + ".decoded.ply")
-        _check_output(output, [source], force)
+        _check_output(output, [source], force, ".ply")
         start = time.perf_counter()
         splats = decode_bytes(data)
         seconds = time.perf_counter() - start
@@ -247,7 +311,7 @@ def decode(
     single = at is not None or segment is not None or len(head.segments) == 1
     suffix = ".ply" if at is not None else f".{fmt.value}"
     output = output or source.with_name(source.stem + ".decoded" + (suffix if single else ""))
-    _check_output(output, [source], force)
+    _check_output(output, [source], force, suffix if single else None)
     if not single and output.exists():
         _fail(f"{output}: exists; a scene of {len(head.segments)} segments is written to a new folder")
     start = time.perf_counter()
@@ -283,7 +347,7 @@ def info(
     """Show what a .gsc file holds: header and bytes per attribute."""
     from .info import summarize
 
-    summary = summarize(_read(source))
+    summary = summarize(_read_gsc(source))
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -297,6 +361,9 @@ def info(
         f"(+{summary['grid']['padding']} padding), encoder {summary['encoder'].get('name', '?')} "
         f"{summary['encoder'].get('version', '?')}"
     )
+    quality = summary["encoder"].get("quality")
+    if isinstance(quality, dict):
+        console.print(_quality_line(quality))
     console.print(_size_table(summary))
 
 
@@ -344,7 +411,8 @@ def demo(
     console.print(f"sample: {SAMPLE.name}, {splats.count:,} splats ({SAMPLE.stat().st_size:,} bytes as .splat)")
     target = output_dir / "sample.gsc"
     start = time.perf_counter()
-    encoded = encode_tracked(splats, preset_config("default"))
+    with _EncodeProgress() as progress:
+        encoded = encode_tracked(splats, preset_config("default"), progress=progress)
     encode_seconds = time.perf_counter() - start
     write_bytes_atomically(target, encoded.data)
     start = time.perf_counter()
@@ -355,7 +423,11 @@ def demo(
 
     console.print(_size_table(summarize(encoded.data)))
     errors_ = attribute_errors(splats.subset(encoded.source_index), decoded)
-    console.print(f"encode {encode_seconds:.2f} s, decode {decode_seconds:.3f} s")
+    dropped = splats.count - decoded.count
+    console.print(
+        f"encode {encode_seconds:.2f} s, decode {decode_seconds:.3f} s; {decoded.count:,} splats kept"
+        + (f" (pruning removed {dropped:,} nearly transparent ones)" if dropped else "")
+    )
     console.print("round-trip errors: " + ", ".join(f"{k} {v:.3g}" for k, v in errors_.items()))
 
     # what the loss looks like: both scenes rendered from the same orbit cameras

@@ -172,7 +172,11 @@ def test_too_many_vectors_for_the_grid_is_an_error() -> None:
         plas_sort(random_points(10), (3, 3))
 
 
-@pytest.mark.parametrize("bad", [{"radius_decay": 1.0}, {"min_radius": 0.0}, {"group_size": 7}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"radius_decay": 1.0}, {"min_radius": 0.0}, {"group_size": 7}, {"init": "hilbert"}, {"groups": "rings"},
+     {"swaps_per_target": 0}],
+)
 def test_invalid_config_is_an_error(bad: dict) -> None:
     with pytest.raises(ValueError):
         plas_sort(random_points(16), (4, 4), PlasConfig(**bad))

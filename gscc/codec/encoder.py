@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ from .vq import VqConfig, encode_vq
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
 # a scene has either sh0 (SH colours) or features (MLP colours).
 # a dynamic scene's motion planes (gscc.codec.dynamic_encoder) sort with its static ones.
+Progress = Callable[[str], None]  # told what the encoder starts doing next
+
 SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "features": 0.3, "scales": 0.5, "opacities": 0.3, "quats": 0.2,
                 "t_center": 0.5, "t_scale": 0.3, "motion": 0.15, "omega": 0.1, "coeffs": 0.2}
 
@@ -69,12 +72,14 @@ class Encoded:
 
     data: bytes
     source_index: np.ndarray  # (decoded count,) indices into the input SplatSet
+    grid: tuple[tuple[int, int], np.ndarray]  # the grid shape and order (see encode_tracked)
 
 
 def encode(
     splats: SplatSet | FeatureSplats,
     config: EncodeConfig = EncodeConfig(),
     distributions: dict[str, LearnedSource] | None = None,
+    progress: Progress | None = None,
 ) -> bytes:
     """Encode splats (SH- or MLP-coloured) into the bytes of a `.gsc` file (deterministic
     for a config and distributions).
@@ -85,7 +90,7 @@ def encode(
     distribution and empirically (``config.coder``), and the smaller is kept. A file that
     keeps a learned coding is format 1.2; one that keeps none is what it would be without
     distributions, byte for byte."""
-    return encode_tracked(splats, config, distributions).data
+    return encode_tracked(splats, config, distributions, progress).data
 
 
 def choose_coding(
@@ -123,6 +128,10 @@ class CodedScene:
     source: np.ndarray
     version: tuple[int, int]
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.header["grid"]["height"], self.header["grid"]["width"]
+
 
 def fill_uncoded(order: np.ndarray, n: int, coded: np.ndarray) -> np.ndarray:
     """Source splat per cell for a plane of only the ``coded`` splats: the others' cells
@@ -136,9 +145,16 @@ def code_scene(
     config: EncodeConfig,
     distributions: dict[str, LearnedSource],
     extra: tuple[ExtraPlane, ...] = (),
+    progress: Progress | None = None,
+    grid: tuple[tuple[int, int], np.ndarray] | None = None,
 ) -> CodedScene:
     """Sort ``splats`` (and the ``extra`` planes) into one grid and add every plane to
-    ``container``: the static scene's attributes in ATTRIBUTES order, then ``extra``."""
+    ``container``: the static scene's attributes in ATTRIBUTES order, then ``extra``.
+
+    ``grid``: the grid shape and order of an earlier encode of the same splats with the
+    same pruning, sort, transforms and seed (``Encoded.grid``), reused instead of sorting
+    again (the bytes are the same either way)."""
+    progress = progress or (lambda stage: None)
     n = splats.count
     arrays = attribute_arrays(splats)
     coded = [a for a in ATTRIBUTES if a.name in arrays]
@@ -153,7 +169,9 @@ def code_scene(
     for plane in extra:
         transforms[plane.name] = plane.transform
         prepared[plane.name] = forward_transform(plane.transform, plane.values.reshape(n, -1))
-    shape, order = grid_order(prepared, n, config)
+    if grid is None and config.sort != "none":
+        progress(f"sorting {n:,} splats ({config.sort})")
+    shape, order = grid if grid is not None else grid_order(prepared, n, config)
     source = fill_padding(order, n)
     padding = np.flatnonzero(order >= n).astype("<u4")
 
@@ -167,6 +185,7 @@ def code_scene(
         values = prepared[name]
         if values.shape[1] == 0 or (name in masks and not masks[name].any()):
             continue
+        progress(f"coding {name}")
         depth = bits[name] if name in bits else config.bits_for(name)
         if name == "shN" and config.sh_codec == "vq":
             vq = VqConfig(codebook_size=config.sh_codebook, codebook_bits=depth, seed=config.seed)
@@ -206,20 +225,23 @@ def encode_tracked(
     splats: SplatSet | FeatureSplats,
     config: EncodeConfig = EncodeConfig(),
     distributions: dict[str, LearnedSource] | None = None,
+    progress: Progress | None = None,
+    grid: tuple[tuple[int, int], np.ndarray] | None = None,
 ) -> Encoded:
-    """Like :func:`encode`, also telling where each decoded splat came from."""
+    """Like :func:`encode`, also telling where each decoded splat came from (``grid``: see
+    :func:`code_scene`)."""
     input_count = splats.count
     kept = np.flatnonzero(keep_mask(splats, config.prune))
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     container = Container(header={})
-    coded = code_scene(container, splats, config, dict(distributions or {}))
+    coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid)
     container.version = coded.version
     container.header = {
         **coded.header,
         "encoder": {"name": "gscc", "version": __version__, "input_count": input_count, "settings": config.to_dict()},
     }
-    return Encoded(pack(container), kept[coded.order[coded.order < n]])
+    return Encoded(pack(container), kept[coded.order[coded.order < n]], (coded.shape, coded.order))
 
 
 def color_mlp_entry(container: Container, splats: FeatureSplats) -> dict:

@@ -70,7 +70,7 @@ class TrainConfig:
     # evaluation and outputs
     eval_every: int = 7_000  # evaluate on the held-out views every N steps (0: only at the end)
     save_every: int = 7_000  # write ckpt.pt every N steps (0: only at the end)
-    test_renders: int = 3  # held-out views written to renders/ next to their ground truth
+    test_renders: int = 32  # at most this many held-out views written to renders/ next to their ground truth
     codec_preset: str = "default"  # gscc.codec.config preset for scene.gsc...
     codec_sort: Optional[str] = None  # ...with this sort instead of the preset's (plas, none)
     codec_bits: Optional[int] = None  # ...with this bit depth for every attribute but positions (4..8)

@@ -287,6 +287,8 @@ class Trainer:
         leaving a checkpoint to resume from); a finished run writes its outputs."""
         c = self.config
         end = c.iterations if stop_after is None else min(c.iterations, stop_after)
+        if self.step == 0:
+            self.console.print(held_out_line(self.dataset, c.test_renders))
         with TrainProgress(c.iterations, self.step, self.console) as progress:
             while self.step < end and not self.out_of_time():
                 started = time.perf_counter()
@@ -423,6 +425,19 @@ def train(
         write_json(run_dir / CONFIG_NAME, config.to_dict())
     trainer = Trainer(config, dataset, run_dir, checkpoint=checkpoint, console=console, scene=str(scene))
     return trainer.run(stop_after=stop_after)
+
+
+def held_out_line(dataset: SceneDataset, renders: int) -> str:
+    """Which views are trained on and which are held out, by their names in the dataset."""
+    test = [frame.name for frame in dataset.test]
+    if not test:
+        return f"{len(dataset.train)} training views, none held out (no evaluation)"
+    shown = ", ".join(test[:4]) + (", ..." if len(test) > 4 else "")
+    written = min(renders, len(test))
+    return (
+        f"{len(dataset.train)} training views; {len(test)} held out for evaluation ({shown}), "
+        f"{written} of them rendered to renders/ (test_renders={renders})"
+    )
 
 
 # the settings that only decide how a trained scene is encoded

@@ -1,0 +1,87 @@
+"""Specification of constant-quality encoding (gscc.codec.target, `encode --target-psnr`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import fast_config
+from gscc.codec.decoder import decode
+from gscc.codec.target import QualityProbe, allocate, encode_for_psnr
+from gscc.info import summarize
+from test_robustness import assert_one_line_error, gscc_cli  # noqa: F401  (gscc_cli: fixture)
+
+
+def test_allocate_takes_the_fewest_bytes_within_the_error_allowance() -> None:
+    costs = {
+        "a": {8: (0, 0.0), 6: (-100, 1.0), 4: (-150, 5.0)},
+        "b": {8: (0, 0.0), 6: (-60, 0.5), 4: (-90, 2.0)},
+    }
+    assert allocate(1000, costs, 0.0) == {"a": 8, "b": 8}
+    assert allocate(1000, costs, 1.0) == {"a": 6, "b": 8}
+    assert allocate(1000, costs, 1.5) == {"a": 6, "b": 6}
+    assert allocate(1000, costs, 3.0) == {"a": 6, "b": 4}
+    assert allocate(1000, costs, 100.0) == {"a": 4, "b": 4}
+
+
+@pytest.fixture(scope="module")
+def scene(small_splats):
+    return small_splats.subset(np.arange(400))
+
+
+@pytest.fixture(scope="module")
+def probe(scene):
+    return QualityProbe(scene, views=2, size=(64, 48))
+
+
+def test_the_input_itself_has_infinite_psnr(scene, probe) -> None:
+    assert probe.psnr(scene) == float("inf")
+
+
+@pytest.mark.parametrize("target", [30.0, 40.0])
+def test_encode_for_psnr_reaches_the_target_and_records_it(scene, probe, target) -> None:
+    result = encode_for_psnr(scene, fast_config(), target, probe=probe)
+    assert result.reached and result.psnr >= target
+    decoded = decode(result.encoded.data)
+    assert probe.psnr(decoded) == pytest.approx(result.psnr)
+    quality = summarize(result.encoded.data)["encoder"]["quality"]
+    assert quality["target_psnr"] == target and quality["psnr"] == pytest.approx(result.psnr)
+    assert quality["views"] == 2 and (quality["width"], quality["height"]) == (64, 48)
+
+
+def test_a_lower_target_never_costs_more_bytes(scene, probe) -> None:
+    low = encode_for_psnr(scene, fast_config(), 30.0, probe=probe)
+    high = encode_for_psnr(scene, fast_config(), 45.0, probe=probe)
+    assert len(low.encoded.data) <= len(high.encoded.data)
+
+
+def test_an_unreachable_target_keeps_the_most_bits_and_says_so(scene, probe) -> None:
+    result = encode_for_psnr(scene, fast_config(), 99.0, probe=probe)
+    assert not result.reached and result.psnr < 99.0
+    assert result.config.position_bits == 16 and result.config.color_bits == 8
+
+
+def test_encode_for_psnr_is_deterministic(scene, probe) -> None:
+    a = encode_for_psnr(scene, fast_config(), 35.0, probe=probe)
+    b = encode_for_psnr(scene, fast_config(), 35.0, probe=probe)
+    assert a.encoded.data == b.encoded.data
+
+
+def test_cli_target_psnr_and_info_show_the_quality(gscc_cli, scene, tmp_path) -> None:
+    from gscc.io import write_ply
+
+    write_ply(scene, tmp_path / "scene.ply")
+    result = gscc_cli("encode", tmp_path / "scene.ply", "--sort", "none", "--target-psnr", "30")
+    assert result.code == 0, result.stderr
+    assert "quality: render PSNR" in result.stdout
+    shown = gscc_cli("info", tmp_path / "scene.gsc")
+    assert shown.code == 0 and "quality: render PSNR" in shown.stdout and "target 30.0 dB" in shown.stdout
+
+
+def test_cli_target_psnr_with_bit_depths_is_an_error(gscc_cli, scene, tmp_path) -> None:
+    from gscc.io import write_ply
+
+    write_ply(scene, tmp_path / "scene.ply")
+    line = assert_one_line_error(gscc_cli("encode", tmp_path / "scene.ply", "--bits", "6", "--target-psnr", "30"))
+    assert "--target-psnr" in line
+    assert not (tmp_path / "scene.gsc").exists()
