@@ -13,7 +13,7 @@ from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
-from .lossless import CODERS, PlaneCoding, code_plane
+from .lossless import CODERS, PlaneCoding, code_plane, required_version
 from .prune import keep_mask
 from .quantize import fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
@@ -154,6 +154,7 @@ def encode_tracked(
         container.version = FEATURES_VERSION
     if learned:
         container.version = max(container.version, LEARNED_VERSION)
+    container.version = max(container.version, required_version(container))
     container.header.update({
         "grid": {"height": shape[0], "width": shape[1], "padding": padding_chunk},
         "attributes": entries,

@@ -12,6 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from ..container import VERSION
 from ..errors import FormatError
 
 _MODES_8 = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -56,6 +57,7 @@ def _decode_image(data: bytes, height: int, width: int, channels: int, bits: int
 class PngCoder:
     name = "png"
     chunk_type = "png"
+    since = VERSION
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         return {}, [_encode_image(plane[:, :, a:b], bits) for a, b in _groups(plane.shape[2], bits)]

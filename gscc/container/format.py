@@ -29,8 +29,9 @@ MAGIC = b"\x89GSC\r\n\x1a\n"
 VERSION = (1, 0)  # what a file is written as unless it uses a later addition...
 FEATURES_VERSION = (1, 1)  # ...such as MLP-coloured scenes (spec/static.md)
 LEARNED_VERSION = (1, 2)  # ...or learned-distribution coding (spec/codecs.md)
+JXL_VERSION = (1, 4)  # ...or JPEG XL lossless planes (spec/codecs.md)
 PREAMBLE = struct.Struct("<8sHHII")
-CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table")
+CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table", "jxl")
 MAX_HEADER_BYTES = 16 << 20
 MAX_CHUNKS = 4096
 

@@ -1,0 +1,86 @@
+"""JPEG XL lossless coding of integer planes (format 1.4), with libjxl through imagecodecs.
+
+The plane's channels are cut into consecutive groups of at most ``group`` channels (the
+``group`` parameter, 1..4); each group is one lossless JPEG XL image (1 channel:
+greyscale, 2: greyscale + alpha, 3: RGB, 4: RGBA) with 8-bit samples for planes of up to
+8 bits and 16-bit samples above, as a JPEG XL file (ISO/IEC 18181: a bare codestream
+or the box container; libjxl writes 16-bit images in the container). Chunks follow channel order. The encoder tries one channel per image and up to
+four per image and keeps the smaller (ties: one per image): JPEG XL's reversible colour
+transforms and context model pay off on correlated channels (colours of mesh-derived
+scenes), separate images on uncorrelated ones (positions). See spec/codecs.md, "JPEG XL".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..container import JXL_VERSION
+from ..errors import FormatError
+
+EFFORT = 7  # libjxl's default speed/size trade-off; any effort decodes the same
+GROUPS = (1, 4)  # channels per image the encoder tries
+
+
+def _imagecodecs():
+    try:
+        import imagecodecs
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise FormatError("JPEG XL coding needs the imagecodecs package: pip install imagecodecs") from None
+    return imagecodecs
+
+
+def channel_groups(channels: int, group: int) -> list[tuple[int, int]]:
+    """(first, end) channel ranges of the images of a plane with ``channels`` channels."""
+    return [(c, min(c + group, channels)) for c in range(0, channels, group)]
+
+
+def _sample_type(bits: int) -> type:
+    return np.uint8 if bits <= 8 else np.uint16
+
+
+def encode_image(array: np.ndarray, bits: int) -> bytes:
+    """One lossless JPEG XL codestream of an (H, W, G) array of ``bits``-bit integers."""
+    samples = np.ascontiguousarray(array, dtype=_sample_type(bits))
+    if samples.shape[2] == 1:
+        samples = samples[:, :, 0]
+    return bytes(_imagecodecs().jpegxl_encode(samples, lossless=True, effort=EFFORT, numthreads=1))
+
+
+def decode_image(data: bytes, height: int, width: int, channels: int, bits: int) -> np.ndarray:
+    try:
+        array = _imagecodecs().jpegxl_decode(data, numthreads=1)
+    except FormatError:
+        raise
+    except Exception as exc:  # libjxl reports every broken stream as a RuntimeError
+        raise FormatError(f"corrupt JPEG XL chunk: {exc}") from None
+    expected = (height, width) if channels == 1 else (height, width, channels)
+    if array.shape != expected:
+        raise FormatError(f"JPEG XL chunk decodes to shape {array.shape}, expected {expected}")
+    if array.dtype != _sample_type(bits):
+        raise FormatError(f"JPEG XL chunk has {array.dtype} samples, expected {np.dtype(_sample_type(bits))}")
+    return array.reshape(height, width, channels).astype(np.uint16)
+
+
+class JxlCoder:
+    name = "jxl"
+    chunk_type = "jxl"
+    since = JXL_VERSION
+
+    def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
+        best = None
+        for group in GROUPS if plane.shape[2] > 1 else GROUPS[:1]:
+            chunks = [encode_image(plane[:, :, a:b], bits) for a, b in channel_groups(plane.shape[2], group)]
+            if best is None or sum(map(len, chunks)) < sum(map(len, best[1])):
+                best = ({"group": group}, chunks)
+        return best
+
+    def decode(self, params: dict, chunks: list[bytes], shape: tuple[int, int, int], bits: int) -> np.ndarray:
+        height, width, channels = shape
+        group = params.get("group")
+        if not isinstance(group, int) or isinstance(group, bool) or not 1 <= group <= 4:
+            raise FormatError(f"JPEG XL group {group!r} is not an integer in 1..4")
+        groups = channel_groups(channels, group)
+        if len(chunks) != len(groups):
+            raise FormatError(f"JPEG XL plane needs {len(groups)} chunks, header lists {len(chunks)}")
+        parts = [decode_image(c, height, width, b - a, bits) for c, (a, b) in zip(chunks, groups)]
+        return np.concatenate(parts, axis=2)
