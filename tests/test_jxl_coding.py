@@ -8,7 +8,7 @@ import pytest
 from gscc.codec.config import preset
 from gscc.codec.decoder import decode
 from gscc.codec.encoder import encode
-from gscc.codec.jxl import JxlCoder, channel_groups, encode_image
+from gscc.codec.jxl import EFFORTS, JxlCoder, channel_groups, encode_image
 from gscc.codec.lossless import AUTO_CANDIDATES, CODERS, code_plane
 from gscc.container import JXL_VERSION, pack, unpack
 from gscc.errors import FormatError
@@ -38,8 +38,9 @@ def test_the_smaller_grouping_is_kept_and_decodes_exactly(bits):
     plane = correlated_plane(3, bits)
     params, chunks = JxlCoder().encode(plane, bits)
     sizes = {
-        group: sum(len(encode_image(plane[:, :, a:b], bits)) for a, b in channel_groups(3, group))
+        (group, effort): sum(len(encode_image(plane[:, :, a:b], bits, effort)) for a, b in channel_groups(3, group))
         for group in (1, 4)
+        for effort in EFFORTS
     }
     assert sum(map(len, chunks)) == min(sizes.values())
     assert len(chunks) == len(channel_groups(3, params["group"]))

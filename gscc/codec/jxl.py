@@ -5,9 +5,12 @@ The plane's channels are cut into consecutive groups of at most ``group`` channe
 greyscale, 2: greyscale + alpha, 3: RGB, 4: RGBA) with 8-bit samples for planes of up to
 8 bits and 16-bit samples above, as a JPEG XL file (ISO/IEC 18181: a bare codestream
 or the box container; libjxl writes 16-bit images in the container). Chunks follow channel order. The encoder tries one channel per image and up to
-four per image and keeps the smaller (ties: one per image): JPEG XL's reversible colour
-transforms and context model pay off on correlated channels (colours of mesh-derived
-scenes), separate images on uncorrelated ones (positions). See spec/codecs.md, "JPEG XL".
+four per image, each at libjxl efforts 3 and 5, and keeps the smallest (ties: the first
+tried): JPEG XL's reversible colour transforms and context model pay off on correlated
+channels (colours of mesh-derived scenes), separate images on uncorrelated ones
+(positions); and no one effort is smallest on every plane (measured on the shared splats:
+effort 3 for positions, 5 for colours and rotations; 7, libjxl's default, is slower and
+rarely smaller). See spec/codecs.md, "JPEG XL".
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 from ..container import JXL_VERSION
 from ..errors import FormatError
 
-EFFORT = 7  # libjxl's default speed/size trade-off; any effort decodes the same
+EFFORTS = (3, 5)  # libjxl efforts the encoder tries; any effort decodes the same
 GROUPS = (1, 4)  # channels per image the encoder tries
 
 
@@ -38,12 +41,12 @@ def _sample_type(bits: int) -> type:
     return np.uint8 if bits <= 8 else np.uint16
 
 
-def encode_image(array: np.ndarray, bits: int) -> bytes:
-    """One lossless JPEG XL codestream of an (H, W, G) array of ``bits``-bit integers."""
+def encode_image(array: np.ndarray, bits: int, effort: int = EFFORTS[0]) -> bytes:
+    """One lossless JPEG XL image of an (H, W, G) array of ``bits``-bit integers."""
     samples = np.ascontiguousarray(array, dtype=_sample_type(bits))
     if samples.shape[2] == 1:
         samples = samples[:, :, 0]
-    return bytes(_imagecodecs().jpegxl_encode(samples, lossless=True, effort=EFFORT, numthreads=1))
+    return bytes(_imagecodecs().jpegxl_encode(samples, lossless=True, effort=effort, numthreads=1))
 
 
 def decode_image(data: bytes, height: int, width: int, channels: int, bits: int) -> np.ndarray:
@@ -69,9 +72,10 @@ class JxlCoder:
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         best = None
         for group in GROUPS if plane.shape[2] > 1 else GROUPS[:1]:
-            chunks = [encode_image(plane[:, :, a:b], bits) for a, b in channel_groups(plane.shape[2], group)]
-            if best is None or sum(map(len, chunks)) < sum(map(len, best[1])):
-                best = ({"group": group}, chunks)
+            for effort in EFFORTS:
+                chunks = [encode_image(plane[:, :, a:b], bits, effort) for a, b in channel_groups(plane.shape[2], group)]
+                if best is None or sum(map(len, chunks)) < sum(map(len, best[1])):
+                    best = ({"group": group}, chunks)
         return best
 
     def decode(self, params: dict, chunks: list[bytes], shape: tuple[int, int, int], bits: int) -> np.ndarray:
