@@ -8,8 +8,8 @@ import pytest
 from gscc.codec.config import preset
 from gscc.codec.decoder import decode
 from gscc.codec.encoder import encode
-from gscc.codec.jxl import EFFORTS, JxlCoder, channel_groups, encode_image
-from gscc.codec.lossless import AUTO_CANDIDATES, CODERS, code_plane
+from gscc.codec.jxl import EFFORTS, JxlCoder, encode_image
+from gscc.codec.lossless import AUTO_CANDIDATES, CODERS, channel_groups, code_plane
 from gscc.container import JXL_VERSION, pack, unpack
 from gscc.errors import FormatError
 from gscc.io import load_splats

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..container import JXL_VERSION
 from ..errors import FormatError
+from .lossless import channel_groups
 
 EFFORTS = (3, 5)  # libjxl efforts the encoder tries; any effort decodes the same
 GROUPS = (1, 4)  # channels per image the encoder tries
@@ -30,11 +31,6 @@ def _imagecodecs():
     except ImportError:  # pragma: no cover - a declared dependency
         raise FormatError("JPEG XL coding needs the imagecodecs package: pip install imagecodecs") from None
     return imagecodecs
-
-
-def channel_groups(channels: int, group: int) -> list[tuple[int, int]]:
-    """(first, end) channel ranges of the images of a plane with ``channels`` channels."""
-    return [(c, min(c + group, channels)) for c in range(0, channels, group)]
 
 
 def _sample_type(bits: int) -> type:

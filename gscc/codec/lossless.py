@@ -30,6 +30,12 @@ class LosslessCoder(Protocol):
         """Inverse of :meth:`encode`; raises FormatError for malformed input."""
 
 
+def channel_groups(channels: int, group: int) -> list[tuple[int, int]]:
+    """(first, end) ranges cutting ``channels`` channels into consecutive groups of at most
+    ``group`` (the images of a PNG or JPEG XL plane)."""
+    return [(c, min(c + group, channels)) for c in range(0, channels, group)]
+
+
 def _coders() -> dict[str, LosslessCoder]:
     from .ans import AnsCoder
     from .jxl import JxlCoder

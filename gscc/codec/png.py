@@ -14,13 +14,13 @@ from PIL import Image
 
 from ..container import VERSION
 from ..errors import FormatError
+from .lossless import channel_groups
 
 _MODES_8 = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def _groups(channels: int, bits: int) -> list[tuple[int, int]]:
-    width = 4 if bits <= 8 else 1
-    return [(c, min(c + width, channels)) for c in range(0, channels, width)]
+    return channel_groups(channels, 4 if bits <= 8 else 1)
 
 
 def _encode_image(array: np.ndarray, bits: int) -> bytes:
