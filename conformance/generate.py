@@ -246,6 +246,9 @@ RECIPES = [
     Recipe("sh3-vq-jxl", "format 1.4: JPEG XL, SH degree 3 by vector quantization with 512 entries (16-bit "
            "labels), every plane JPEG XL",
            lambda: synthetic(600, 3, seed=11), preset("default").with_overrides(coder="jxl", sh_codebook=512)),
+    Recipe("jxl-per-channel", "format 1.4: JPEG XL with one channel per image (group 1) for the 3-channel "
+           "scales and sh0 of 2000 unsorted random splats (uncorrelated channels); group 4 elsewhere",
+           lambda: synthetic(2000, 0, seed=12), preset("default").with_overrides(coder="jxl", sort="none")),
 ]
 
 # Baked SH of an MLP-coloured vector are float computations (a least-squares fit to an

@@ -38,9 +38,11 @@ def test_vectors_code_planes_with_jpeg_xl() -> None:
             if a["codec"] == "scalar" and a["coding"]["codec"] == "jxl":
                 seen.add(("bits", a["quant"]["bits"]))
                 seen.add(("images", len(a["coding"]["chunks"])))
+                seen.add(("group", a["coding"]["params"]["group"], len(a["quant"]["lo"])))
             if a["codec"] == "vq" and a["labels"]["coding"]["codec"] == "jxl":
                 seen.add(("vq labels", a["labels"]["bits"] > 8))
     assert {("bits", 16), ("bits", 8), ("bits", 6), ("images", 1), ("images", 3), ("vq labels", True)} <= seen
+    assert {("group", 1, 3), ("group", 4, 3), ("group", 4, 4), ("group", 4, 9)} <= seen
 
 
 def test_a_vector_codes_attributes_with_learned_tables() -> None:
