@@ -3,14 +3,15 @@
 The plane's channels are cut into consecutive groups of at most ``group`` channels (the
 ``group`` parameter, 1..4); each group is one lossless JPEG XL image (1 channel:
 greyscale, 2: greyscale + alpha, 3: RGB, 4: RGBA) with 8-bit samples for planes of up to
-8 bits and 16-bit samples above, as a JPEG XL file (ISO/IEC 18181: a bare codestream
-or the box container; libjxl writes 16-bit images in the container). Chunks follow channel order. The encoder tries one channel per image and up to
-four per image, each at libjxl efforts 3 and 5, and keeps the smallest (ties: the first
-tried): JPEG XL's reversible colour transforms and context model pay off on correlated
-channels (colours of mesh-derived scenes), separate images on uncorrelated ones
-(positions); and no one effort is smallest on every plane (measured on the shared splats:
-effort 3 for positions, 5 for colours and rotations; 7, libjxl's default, is slower and
-rarely smaller). See spec/codecs.md, "JPEG XL".
+8 bits and 16-bit samples above, as a JPEG XL file (ISO/IEC 18181: a bare codestream or
+the box container; libjxl writes 16-bit images in the container). Chunks follow channel
+order. The encoder tries one channel per image and up to four per image, each at libjxl
+efforts 3 and 5, and keeps the smallest (ties: the first tried): JPEG XL's reversible
+colour transforms and context model pay off on correlated channels (colours of
+mesh-derived scenes), separate images on uncorrelated ones (positions); and no one effort
+is smallest on every plane (measured on the shared splats: effort 3 for positions, 5 for
+colours and rotations; 7, libjxl's default, is slower and rarely smaller). See
+spec/codecs.md, "`jxl`".
 """
 
 from __future__ import annotations
@@ -46,10 +47,9 @@ def encode_image(array: np.ndarray, bits: int, effort: int = EFFORTS[0]) -> byte
 
 
 def decode_image(data: bytes, height: int, width: int, channels: int, bits: int) -> np.ndarray:
+    codecs = _imagecodecs()
     try:
-        array = _imagecodecs().jpegxl_decode(data, numthreads=1)
-    except FormatError:
-        raise
+        array = codecs.jpegxl_decode(data, numthreads=1)
     except Exception as exc:  # libjxl reports every broken stream as a RuntimeError
         raise FormatError(f"corrupt JPEG XL chunk: {exc}") from None
     expected = (height, width) if channels == 1 else (height, width, channels)
