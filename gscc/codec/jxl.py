@@ -47,17 +47,21 @@ def encode_image(array: np.ndarray, bits: int, effort: int = EFFORTS[0]) -> byte
 
 
 def decode_image(data: bytes, height: int, width: int, channels: int, bits: int) -> np.ndarray:
+    """The (H, W, channels) samples of one chunk. libjxl decodes into a buffer of exactly
+    that shape and sample type and refuses any other image, so a chunk that declares a
+    huge image is rejected before anything of its size is allocated."""
     codecs = _imagecodecs()
+    out = np.empty((height, width) if channels == 1 else (height, width, channels), _sample_type(bits))
     try:
-        array = codecs.jpegxl_decode(data, numthreads=1)
+        codecs.jpegxl_decode(data, numthreads=1, out=out)
+    except ValueError as exc:  # the image does not fit ``out``
+        raise FormatError(
+            f"JPEG XL chunk is not a {width}x{height} image of {channels} channel(s) with "
+            f"{np.dtype(_sample_type(bits)).itemsize * 8}-bit samples ({exc})"
+        ) from None
     except Exception as exc:  # libjxl reports every broken stream as a RuntimeError
         raise FormatError(f"corrupt JPEG XL chunk: {exc}") from None
-    expected = (height, width) if channels == 1 else (height, width, channels)
-    if array.shape != expected:
-        raise FormatError(f"JPEG XL chunk decodes to shape {array.shape}, expected {expected}")
-    if array.dtype != _sample_type(bits):
-        raise FormatError(f"JPEG XL chunk has {array.dtype} samples, expected {np.dtype(_sample_type(bits))}")
-    return array.reshape(height, width, channels).astype(np.uint16)
+    return out.reshape(height, width, channels).astype(np.uint16)
 
 
 class JxlCoder:
