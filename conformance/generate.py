@@ -238,6 +238,21 @@ RECIPES = [
            "padding cell), unsorted, other attributes empirical ANS",
            lambda: context_scene(1499, seed=9), preset("high").with_overrides(coder="ans", sort="none", scale_bits=6),
            context_sources, {"sh0": "ans-context", "scales": "ans-context", "means": "ans"}),
+    # format 1.4
+    Recipe("plant-jxl", "format 1.4: JPEG XL lossless coding only: 16-bit positions, 8-bit scales, quats "
+           "(four components), opacities and sh0, 500 unsorted real splats",
+           lambda: plant(500), preset("default").with_overrides(coder="jxl", sort="none"),
+           codings={name: "jxl" for name in ("means", "scales", "quats", "opacities", "sh0")}),
+    Recipe("sh1-scalar-jxl", "format 1.4: JPEG XL, SH degree 1 quantized per coefficient at 6 bits (9 channels: "
+           "images of 4, 4 and 1 channels, or 9 greyscale), 14-bit positions",
+           lambda: synthetic(210, 1, seed=10), preset("high").with_overrides(coder="jxl", sh_bits=6, position_bits=14),
+           codings={"shN": "jxl"}),
+    Recipe("sh3-vq-jxl", "format 1.4: JPEG XL, SH degree 3 by vector quantization with 512 entries (16-bit "
+           "labels), every plane JPEG XL",
+           lambda: synthetic(600, 3, seed=11), preset("default").with_overrides(coder="jxl", sh_codebook=512)),
+    Recipe("jxl-per-channel", "format 1.4: JPEG XL with one channel per image (group 1) for the 3-channel "
+           "scales and sh0 of 2000 unsorted random splats (uncorrelated channels); group 4 elsewhere",
+           lambda: synthetic(2000, 0, seed=12), preset("default").with_overrides(coder="jxl", sort="none")),
 ]
 
 

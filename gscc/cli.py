@@ -37,6 +37,7 @@ class Coder(str, Enum):
     png = "png"
     ans = "ans"
     raw = "raw"
+    jxl = "jxl"
 
 
 class Sort(str, Enum):
@@ -201,7 +202,7 @@ def encode(
     bits: Optional[int] = typer.Option(None, min=4, max=8, help="Bits for scales, rotations, opacities, colours and SH."),
     sh_codec: Optional[ShCodec] = typer.Option(None, help="Higher-order SH: vector quantization or per-coefficient."),
     sh_codebook: Optional[int] = typer.Option(None, min=0, max=65536, help="VQ codebook size (0: adapt to the count)."),
-    coder: Optional[Coder] = typer.Option(None, help="Lossless coding per attribute; auto picks the smaller."),
+    coder: Optional[Coder] = typer.Option(None, help="Lossless coding per attribute; auto picks the smallest."),
     sort: Optional[Sort] = typer.Option(None, help="Arrange splats in a 2D grid with PLAS, or keep their order."),
     prune_opacity: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Drop splats less opaque than this (dynamic: at their peak over time)."),
     prune_scale: Optional[float] = typer.Option(None, min=0.0, help="Drop splats whose largest axis is smaller."),

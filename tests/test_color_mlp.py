@@ -29,9 +29,13 @@ def scene() -> FeatureSplats:
     return random_feature_splats(400, seed=3)
 
 
+# 1.0 codings only (no JPEG XL planes, format 1.4), so that the file is exactly 1.1
+FORMAT_1_1 = fast_config(coder="ans")
+
+
 @pytest.fixture(scope="module")
 def gsc(scene) -> bytes:
-    return encode(scene, fast_config())
+    return encode(scene, FORMAT_1_1)
 
 
 def unit(rng, n):
@@ -76,7 +80,7 @@ def test_sphere_directions_are_unit_and_spread():
 
 
 def test_round_trip_keeps_features_and_decoder_exactly_where_it_promises(scene, gsc):
-    encoded = encode_tracked(scene, fast_config())
+    encoded = encode_tracked(scene, FORMAT_1_1)
     assert encoded.data == gsc  # deterministic
     assert unpack(gsc).version == (1, 1)
     decoded = decode_scene(gsc)
@@ -95,7 +99,7 @@ def test_round_trip_keeps_features_and_decoder_exactly_where_it_promises(scene, 
 
 
 def test_sh_scenes_are_still_written_as_format_1_0(make_splats):
-    assert unpack(encode(make_splats(50, 1), fast_config())).version == (1, 0)
+    assert unpack(encode(make_splats(50, 1), FORMAT_1_1)).version == (1, 0)
 
 
 def test_info_lists_features_and_the_decoder_weights(gsc):

@@ -24,9 +24,28 @@ def test_manifest_covers_the_codec_paths() -> None:
     assert {"plant-png", "plant-ans", "sh3-vq-ans", "sh3-scalar-png", "one-splat"} <= names
     degrees = {entry["decoded"]["sh_degree"] for entry in MANIFEST}
     assert degrees == {0, 1, 2, 3}
-    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2"}
+    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2", "1.4"}
     assert {entry["format_version"] for entry in DYNAMIC} == {"1.3"}
     assert any(entry["decoded"].get("color") == "mlp" for entry in MANIFEST)
+
+
+def test_vectors_code_planes_with_jpeg_xl() -> None:
+    """Format 1.4: jxl planes of 16, 8 and 6 bits, one and several channels per image, and
+    the codebook and 16-bit labels of a VQ attribute."""
+    from gscc.container import unpack
+
+    seen = set()
+    for entry in (e for e in MANIFEST if e["format_version"] == "1.4"):
+        attributes = unpack((ROOT / entry["file"]).read_bytes()).header["attributes"]
+        for a in attributes.values():
+            if a["codec"] == "scalar" and a["coding"]["codec"] == "jxl":
+                seen.add(("bits", a["quant"]["bits"]))
+                seen.add(("images", len(a["coding"]["chunks"])))
+                seen.add(("group", a["coding"]["params"]["group"], len(a["quant"]["lo"])))
+            if a["codec"] == "vq" and a["labels"]["coding"]["codec"] == "jxl":
+                seen.add(("vq labels", a["labels"]["bits"] > 8))
+    assert {("bits", 16), ("bits", 8), ("bits", 6), ("images", 1), ("images", 3), ("vq labels", True)} <= seen
+    assert {("group", 1, 3), ("group", 4, 3), ("group", 4, 4), ("group", 4, 9)} <= seen
 
 
 def test_a_vector_codes_attributes_with_learned_tables() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
+from ..container import VERSION
 from ..errors import FormatError
 from .predict import PREDICTORS, reconstruct, residuals
 
@@ -199,6 +200,7 @@ def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarra
 class AnsCoder:
     name = "ans"
     chunk_type = "ans"
+    since = VERSION
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         return {}, [encode_channel(plane[:, :, c], bits) for c in range(plane.shape[2])]

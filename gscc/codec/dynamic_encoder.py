@@ -27,7 +27,7 @@ from .dynamic_config import DynamicEncodeConfig
 from .dynamic_layout import LAYOUTS, motion_entry
 from .encoder import ExtraPlane, code_scene
 from .learned import LearnedSource
-from .lossless import code_plane
+from .lossless import code_plane, required_version
 from .prune import keep_mask
 from .quantize import forward_transform, inverse_transform
 
@@ -170,6 +170,7 @@ def encode_dynamic_tracked(
         "segments": segments,
         "encoder": {"name": "gscc", "version": __version__, "input_count": scene.count, "settings": config.to_dict()},
     }
+    container.version = max(container.version, required_version(container))
     return DynamicEncoded(pack(container), sources)
 
 

@@ -14,7 +14,7 @@ from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
-from .lossless import CODERS, PlaneCoding, code_plane
+from .lossless import CODERS, PlaneCoding, code_plane, required_version
 from .prune import keep_mask
 from .quantize import fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
@@ -236,7 +236,7 @@ def encode_tracked(
     n = splats.count
     container = Container(header={})
     coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid)
-    container.version = coded.version
+    container.version = max(coded.version, required_version(container))
     container.header = {
         **coded.header,
         "encoder": {"name": "gscc", "version": __version__, "input_count": input_count, "settings": config.to_dict()},

@@ -2,7 +2,9 @@
 
 A *plane* is an integer array of shape (H, W, C) with values in [0, 2**bits). Each coder
 turns a plane into header parameters plus chunk payloads and back. A new coder is one
-new module plus one line in ``CODERS``.
+new module plus one line in ``CODERS``. A coder added after format 1.0 names the format
+version that introduced it (``since``): a file using it is written as that version at
+least, and a decoder rejects it in an older file.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from typing import Protocol
 
 import numpy as np
 
-from ..container import Container
+from ..container import VERSION, Container
 from ..errors import FormatError
 
 
 class LosslessCoder(Protocol):
     name: str
     chunk_type: str
+    since: tuple[int, int]  # the format version that introduced it
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         """Return header parameters and chunk payloads for ``plane``."""
@@ -27,16 +30,23 @@ class LosslessCoder(Protocol):
         """Inverse of :meth:`encode`; raises FormatError for malformed input."""
 
 
+def channel_groups(channels: int, group: int) -> list[tuple[int, int]]:
+    """(first, end) ranges cutting ``channels`` channels into consecutive groups of at most
+    ``group`` (the images of a PNG or JPEG XL plane)."""
+    return [(c, min(c + group, channels)) for c in range(0, channels, group)]
+
+
 def _coders() -> dict[str, LosslessCoder]:
     from .ans import AnsCoder
+    from .jxl import JxlCoder
     from .png import PngCoder
     from .raw import RawCoder
 
-    return {"png": PngCoder(), "ans": AnsCoder(), "raw": RawCoder()}
+    return {"png": PngCoder(), "ans": AnsCoder(), "raw": RawCoder(), "jxl": JxlCoder()}
 
 
 CODERS: dict[str, LosslessCoder] = _coders()
-AUTO_CANDIDATES = ("png", "ans")
+AUTO_CANDIDATES = ("png", "ans", "jxl")
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ def decode_plane(container: Container, entry: object, shape: tuple[int, int, int
     if not isinstance(name, str) or name not in CODERS:
         raise FormatError(f"unknown lossless codec {name!r}")
     coder = CODERS[name]
+    if container.version < coder.since:
+        raise FormatError(f"{name} coding needs format %d.%d or later" % coder.since)
     indices = entry.get("chunks")
     params = entry.get("params")
     if not isinstance(indices, list) or not isinstance(params, dict):
@@ -99,6 +111,12 @@ def check_plane(name: str, plane: np.ndarray, shape: tuple[int, int, int], bits:
     if plane.size and int(plane.max()) >= 1 << bits:
         raise FormatError(f"{name} plane holds values beyond {bits} bits")
     return plane
+
+
+def required_version(container: Container) -> tuple[int, int]:
+    """The oldest format version whose lossless coders cover every chunk in ``container``."""
+    kinds = {kind for kind, _ in container.chunks}
+    return max([VERSION, *(coder.since for coder in CODERS.values() if coder.chunk_type in kinds)])
 
 
 def chunk_indices(entry: dict) -> list[int]:

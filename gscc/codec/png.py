@@ -12,14 +12,15 @@ import io
 import numpy as np
 from PIL import Image
 
+from ..container import VERSION
 from ..errors import FormatError
+from .lossless import channel_groups
 
 _MODES_8 = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def _groups(channels: int, bits: int) -> list[tuple[int, int]]:
-    width = 4 if bits <= 8 else 1
-    return [(c, min(c + width, channels)) for c in range(0, channels, width)]
+    return channel_groups(channels, 4 if bits <= 8 else 1)
 
 
 def _encode_image(array: np.ndarray, bits: int) -> bytes:
@@ -56,6 +57,7 @@ def _decode_image(data: bytes, height: int, width: int, channels: int, bits: int
 class PngCoder:
     name = "png"
     chunk_type = "png"
+    since = VERSION
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         return {}, [_encode_image(plane[:, :, a:b], bits) for a, b in _groups(plane.shape[2], bits)]

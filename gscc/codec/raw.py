@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..container import VERSION
 from ..errors import FormatError
 
 
@@ -16,6 +17,7 @@ def raw_dtype(bits: int) -> np.dtype:
 class RawCoder:
     name = "raw"
     chunk_type = "raw"
+    since = VERSION
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         return {}, [np.ascontiguousarray(plane, dtype=raw_dtype(bits)).tobytes()]

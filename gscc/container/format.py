@@ -30,8 +30,9 @@ VERSION = (1, 0)  # what a file is written as unless it uses a later addition...
 FEATURES_VERSION = (1, 1)  # ...such as MLP-coloured scenes (spec/static.md)
 LEARNED_VERSION = (1, 2)  # ...or learned-distribution coding (spec/codecs.md)
 DYNAMIC_VERSION = (1, 3)  # dynamic scenes (spec/dynamic.md)
+JXL_VERSION = (1, 4)  # ...or JPEG XL lossless planes (spec/codecs.md)
 PREAMBLE = struct.Struct("<8sHHII")
-CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table")
+CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table", "jxl")
 MAX_HEADER_BYTES = 16 << 20
 MAX_CHUNKS = 4096
 
