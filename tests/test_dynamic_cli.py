@@ -41,7 +41,7 @@ def segmented(seed: int = 2) -> DynamicScene:
 def test_a_splatv_encodes_and_decodes_to_every_output(gscc_cli, splatv, tmp_path) -> None:
     gsc = tmp_path / "scene.gsc"
     result = gscc_cli("encode", splatv, "-o", gsc, "--sort", "none", "--fps", "25", "--frames", "100",
-                      "--prune-opacity", "0")
+                      "--prune-opacity", "0", "--coder", "ans")
     assert result.code == 0, result.stderr
     assert "4.00 s (100 frames at 25 fps)" in result.stdout and "Mbps" in result.stdout
     info = gscc_cli("info", gsc, "--json")
