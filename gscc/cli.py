@@ -211,7 +211,9 @@ def _dynamic_line(summary: dict) -> str:
     if summary["duration_s"]:
         timing = (f"{summary['duration_s']:.2f} s ({summary['frame_count']} frames at {summary['fps']:g} fps), "
                   f"{summary['mbps']:.3f} Mbps")
-    return f"dynamic scene: {motion['kind']} motion ({params}), {len(summary['segments'])} segment(s), {timing}"
+    windows = {(w["width"], w["floor"]) for w in (s.get("motion_window") for s in summary["segments"]) if w}
+    window = "".join(f", motion window {width:g} temporal scales (floor {floor:g})" for width, floor in sorted(windows))
+    return f"dynamic scene: {motion['kind']} motion ({params}{window}), {len(summary['segments'])} segment(s), {timing}"
 
 
 @app.command()
