@@ -65,3 +65,44 @@ def test_a_window_on_a_model_without_one_is_a_format_error() -> None:
     container.header["segments"][0]["motion_window"] = {"width": 2.0, "floor": 0.1}
     with pytest.raises(FormatError, match="motion window"):
         decode_dynamic(pack(container))
+
+
+def test_vector_quantized_motion_decodes_to_codebook_vectors() -> None:
+    """A vq motion plane decodes every moving splat to one of its codebook's vectors
+    (divided by the window when there is one); still splats keep zero motion."""
+    source = random_dynamic_splats(120, seed=5, still=0.3)
+    config = FAST.with_overrides(vq_planes=("motion",), vq_size=16, motion_bits=12)
+    encoded = encode_dynamic_tracked(source, config)
+    entry = unpack(encoded.data).header["segments"][0]["attributes"]["motion"]
+    assert entry["codec"] == "vq" and entry["codebook"]["size"] == 16
+    motion = decode_dynamic(encoded.data).segments[0].splats.motion.motion
+    moving = np.abs(motion).sum(axis=1) > 0
+    assert 1 <= len(np.unique(motion[moving], axis=0)) <= 16
+    windowed = decode_dynamic(encode_dynamic_tracked(source, config.with_overrides(motion_window=2.0)).data)
+    assert np.isfinite(windowed.segments[0].splats.motion.motion).all()
+
+
+def test_config_rejects_bad_windows_and_vq_planes() -> None:
+    for bad in (dict(motion_window=-1.0), dict(motion_window=2.0, motion_window_floor=0.0),
+                dict(vq_planes=("colour",)), dict(vq_size=0)):
+        with pytest.raises(ValueError):
+            DynamicEncodeConfig(**bad)
+    assert DynamicEncodeConfig().window is None
+    assert DynamicEncodeConfig(motion_window=3.0).window == MotionWindow(3.0, 1 / 64)
+
+
+def test_encode_motion_window_on_the_command_line_and_info_shows_it(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from gscc.cli import app
+    from gscc.io import write_splatv
+
+    source = tmp_path / "scene.splatv"
+    write_splatv(random_dynamic_splats(60, seed=6, sh_degree=0), source)
+    gsc = tmp_path / "scene.gsc"
+    runner = CliRunner()
+    result = runner.invoke(app, ["encode", str(source), "-o", str(gsc), "--sort", "none", "--motion-window", "2"])
+    assert result.exit_code == 0, result.output
+    assert unpack(gsc.read_bytes()).header["segments"][0]["motion_window"] == {"width": 2.0, "floor": 1 / 64}
+    info = runner.invoke(app, ["info", str(gsc)])
+    assert "motion window 2 temporal scales" in info.output
