@@ -262,7 +262,7 @@ def segments(parts: list[tuple[float, float, DynamicSplats]], fps: float, frames
 
 DYNAMIC_RECIPES = [
     DynamicRecipe("dynamic-stg-sh", "format 1.3: one segment of 200 STG splats (degree-3 motion), SH degree 1, "
-                  "the default dynamic preset (PLAS, 10-bit scales, 12-bit rotations, 9-bit motion, 12-bit omega, 10-bit t_center, "
+                  "the default dynamic preset (PLAS, 14-bit positions, 10-bit scales, 12-bit rotations, 9-bit motion, 12-bit omega, 10-bit t_center, "
                   "8-bit t_scale, pruning by temporal visibility below 0.02), 30 fps over 50 frames",
                   lambda: DynamicScene.single(random_dynamic_splats(200, seed=21), fps=30.0, frame_count=50),
                   dynamic_preset("default")),
