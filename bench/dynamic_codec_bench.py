@@ -53,7 +53,7 @@ def rd_points() -> dict[str, DynamicEncodeConfig]:
     points["default-m11"] = base.with_overrides(motion_bits=11)
     points["default-omega10"] = base.with_overrides(omega_bits=10)
     points["default-prune0.05"] = base.with_overrides(opacity_threshold=0.05)
-    points["default-p14"] = base.with_overrides(position_bits=14)
+    points["default-p16"] = base.with_overrides(position_bits=16)
     points["default-nomask"] = base.with_overrides(static_motion=0.0)
     points["default-window"] = base.with_overrides(motion_window=2.0)
     points["default-vq-motion"] = base.with_overrides(vq_planes=("motion",), motion_bits=10)
