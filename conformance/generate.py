@@ -277,7 +277,7 @@ def segments(parts: list[tuple[float, float, DynamicSplats]], fps: float, frames
 
 DYNAMIC_RECIPES = [
     DynamicRecipe("dynamic-stg-sh", "format 1.3: one segment of 200 STG splats (degree-3 motion), SH degree 1, "
-                  "the default dynamic preset (PLAS, 10-bit scales, 12-bit rotations, 9-bit motion, 12-bit omega, 10-bit t_center, "
+                  "the default dynamic preset (PLAS, 14-bit positions, 10-bit scales, 12-bit rotations, 9-bit motion, 12-bit omega, 10-bit t_center, "
                   "8-bit t_scale, pruning by temporal visibility below 0.02), 30 fps over 50 frames",
                   lambda: DynamicScene.single(random_dynamic_splats(200, seed=21), fps=30.0, frame_count=50),
                   dynamic_preset("default")),
@@ -301,6 +301,14 @@ DYNAMIC_RECIPES = [
                   lambda: segments([(0.0, 0.5, stg_scene(240, 28, still=0.6)), (0.5, 1.0, stg_scene(100, 29, still=1.0))],
                                    30.0, 60),
                   dynamic_preset("default").with_overrides(sort="none", coder="raw", time_bits=16, opacity_threshold=0.0)),
+    DynamicRecipe("dynamic-motion-window", "format 1.3: one segment of 180 STG splats (degree-3 motion, 30% still) "
+                  "with a motion window (width 2 temporal scales, floor 1/64: motion coded times the half-window to "
+                  "the power of its degree, omega times the half-window), the motion plane vector-quantized (a "
+                  "64-vector codebook at 10 bits), omega scalar, unsorted, PNG",
+                  lambda: DynamicScene.single(stg_scene(180, 30, still=0.3), fps=30.0, frame_count=50),
+                  dynamic_preset("default").with_overrides(sort="none", coder="png", opacity_threshold=0.0,
+                                                           motion_window=2.0, vq_planes=("motion",), vq_size=64,
+                                                           motion_bits=10)),
 ]
 
 

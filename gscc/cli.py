@@ -213,6 +213,7 @@ def encode(
     time_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits of the temporal centre (t_center)."),
     time_scale_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits of the temporal scale."),
     static_motion: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Dynamic: splats moving less than this fraction of the scene code no motion (0: off)."),
+    motion_window: Optional[float] = typer.Option(None, min=0.0, max=1e6, help="Dynamic (STG): code motion over each splat's visibility half-window, this many temporal scales (0: off)."),
     fps: Optional[float] = typer.Option(None, min=0.001, max=1000.0, help="Dynamic: the frame rate (a .splatv records none) [default: 30]."),
     frames: Optional[int] = typer.Option(None, min=1, help="Dynamic: the frames the model spans [default: 50]."),
     target_psnr: Optional[float] = typer.Option(
@@ -242,7 +243,7 @@ def encode(
         seed=seed,
     )
     dynamic = dict(motion_bits=motion_bits, omega_bits=omega_bits, time_bits=time_bits,
-                   time_scale_bits=time_scale_bits, static_motion=static_motion)
+                   time_scale_bits=time_scale_bits, static_motion=static_motion, motion_window=motion_window)
     if is_dynamic_file(source):
         from .codec.dynamic_config import dynamic_preset
 
@@ -276,7 +277,9 @@ def _dynamic_line(summary: dict) -> str:
     if summary["duration_s"]:
         timing = (f"{summary['duration_s']:.2f} s ({summary['frame_count']} frames at {summary['fps']:g} fps), "
                   f"{summary['mbps']:.3f} Mbps")
-    return f"dynamic scene: {motion['kind']} motion ({params}), {len(summary['segments'])} segment(s), {timing}"
+    windows = {(w["width"], w["floor"]) for w in (s.get("motion_window") for s in summary["segments"]) if w}
+    window = "".join(f", motion window {width:g} temporal scales (floor {floor:g})" for width, floor in sorted(windows))
+    return f"dynamic scene: {motion['kind']} motion ({params}{window}), {len(summary['segments'])} segment(s), {timing}"
 
 
 @app.command()

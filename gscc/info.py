@@ -146,6 +146,7 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
             "start": entry["start"], "end": entry["end"], "count": entry["count"], "moving": entry["moving"],
             "grid": {"height": grid["height"], "width": grid["width"], "padding": grid["height"] * grid["width"] - entry["count"]},
             "bytes": size, "mbps": 8e-6 * size / seconds if seconds else None, "attributes": rows,
+            "motion_window": entry.get("motion_window"),
         })
         everything += [dict(row) for row in rows]
     summary = {

@@ -23,6 +23,7 @@ from .decoder import COLORS, MAX_SPLATS, _int_field, decode_attribute, decode_co
 from .dynamic_layout import MotionLayout, read_motion_entry
 from .learned import Context
 from .lossless import decode_plane
+from .motion_window import MotionWindow
 
 MAX_SEGMENTS = 4096
 MAX_FPS = 1000.0
@@ -175,6 +176,23 @@ def _shared_arrays(view: Container, entry: dict, shapes: dict[str, tuple[int, ..
     return arrays
 
 
+def _remove_window(entry: dict, head: DynamicHeader, arrays: dict[str, np.ndarray], index: int) -> None:
+    """Divide the windowed motion planes by their splats' windows (spec/dynamic.md,
+    "Motion window"), when the segment has one."""
+    if entry.get("motion_window") is None:
+        return
+    if head.layout.window_powers is None:
+        raise FormatError(f"segment {index} has a motion window, which motion model {head.kind!r} does not use")
+    window = MotionWindow.from_header(entry["motion_window"])
+    half = window.half_window(arrays[head.layout.window_source])
+    with np.errstate(all="ignore"):
+        for name, powers in head.layout.window_powers(head.params).items():
+            if arrays[name].shape[1]:
+                arrays[name] = window.remove(arrays[name], powers, half)
+                if not np.isfinite(arrays[name]).all():
+                    raise FormatError(f"segment {index}: attribute {name!r} decodes to non-finite values")
+
+
 def decode_segment_entry(container: Container, head: DynamicHeader, index: int) -> Segment:
     """Segment ``index`` of a container whose header ``head`` describes (its chunks read)."""
     entry = head.segments[index]
@@ -215,6 +233,7 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
             if not np.isfinite(values).all():
                 raise FormatError(f"segment {index}: attribute {name!r} decodes to non-finite values")
             arrays[name] = values
+    _remove_window(entry, head, arrays, index)
     arrays.update(_shared_arrays(view, entry, head.layout.shared(head.params)))
     try:
         motion = motion_from_arrays(head.kind, arrays)

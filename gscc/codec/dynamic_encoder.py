@@ -29,7 +29,7 @@ from .encoder import ExtraPlane, code_scene
 from .learned import LearnedSource
 from .lossless import code_plane, required_version
 from .prune import keep_mask
-from .quantize import forward_transform, inverse_transform
+from .quantize import dequantize, fit_quantizer, forward_transform, inverse_transform, quantize
 
 # times a segment is sampled at (for visibility and motion) when its frame count is unknown
 DEFAULT_SAMPLES = 64
@@ -102,6 +102,15 @@ def moving_mask(splats: DynamicSplats, tolerance: float, times: np.ndarray) -> n
     return (offset > tolerance * max(extent, 1e-12)) | (turn > tolerance)
 
 
+def decoded_values(values: np.ndarray, config: DynamicEncodeConfig, name: str) -> np.ndarray:
+    """The float32 values a motion plane of ``values`` decodes to (scalar coding, its
+    quantizer fitted as the encoder fits it)."""
+    transform = config.transform_for(name)
+    y = forward_transform(transform, values)
+    quant = fit_quantizer(y, config.bits_for(name))
+    return inverse_transform(transform, dequantize(quantize(y, quant), quant)).astype(np.float32)
+
+
 def encode_segment(
     container: Container,
     splats: DynamicSplats,
@@ -119,13 +128,22 @@ def encode_segment(
     layout = LAYOUTS[splats.kind]
     moving = moving_mask(splats, config.static_motion, times)
     arrays = splats.motion.arrays()
+    window = config.window if layout.window_powers is not None else None
+    planes = {name: arrays[name].reshape(n, -1) for name in splats.motion.per_splat}
+    if window is not None:
+        half = window.half_window(decoded_values(planes[layout.window_source], config, layout.window_source))
+        for name, powers in layout.window_powers(splats.motion.describe()).items():
+            planes[name] = window.apply(planes[name], powers, half)
     extra = tuple(
-        ExtraPlane(name, arrays[name].reshape(n, -1), config.transform_for(name), config.bits_for(name),
-                   moving if name in layout.moving and not moving.all() else None)
+        ExtraPlane(name, planes[name], "identity" if config.vq_for(name) else config.transform_for(name),
+                   config.bits_for(name), moving if name in layout.moving and not moving.all() else None,
+                   config.vq_for(name))
         for name in splats.motion.per_splat
     )
     coded = code_scene(container, splats.static, config.static, distributions, extra)
     entry = {"count": n, **{k: v for k, v in coded.header.items() if k != "scene"}, "moving": int(moving.sum())}
+    if window is not None:
+        entry["motion_window"] = window.to_header()
     mask = None
     if 0 < moving.sum() < n:
         plane = moving[coded.source].astype(np.uint16).reshape(entry["grid"]["height"], entry["grid"]["width"], 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Optional
 
 from ..dynamic import Motion
 from ..errors import FormatError
@@ -21,6 +22,11 @@ class MotionLayout:
     planes: Callable[[dict], dict[str, int]]  # params -> per-splat plane channels, in coding order
     shared: Callable[[dict], dict[str, tuple[int, ...]]]  # params -> shared array shapes
     moving: tuple[str, ...]  # the planes a static splat does not code
+    # The motion window (spec/dynamic.md): the plane whose decoded values set each splat's
+    # visibility half-window (a log temporal scale), and params -> for each windowed plane
+    # the power of the window its channels are coded multiplied by. None: no window.
+    window_source: Optional[str] = None
+    window_powers: Optional[Callable[[dict], dict[str, tuple[int, ...]]]] = None
 
 
 LAYOUTS: dict[str, MotionLayout] = {
@@ -29,6 +35,9 @@ LAYOUTS: dict[str, MotionLayout] = {
         planes=lambda p: {"motion": 3 * p["motion_degree"], "omega": 4, "t_center": 1, "t_scale": 1},
         shared=lambda p: {},
         moving=("motion", "omega"),
+        window_source="t_scale",
+        window_powers=lambda p: {"motion": tuple(c // 3 + 1 for c in range(3 * p["motion_degree"])),
+                                 "omega": (1, 1, 1, 1)},
     ),
     "motion-basis": MotionLayout(
         params={"basis_count": (1, 256), "basis_knots": (1, 4096)},

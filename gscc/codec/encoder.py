@@ -114,6 +114,7 @@ class ExtraPlane:
     transform: str
     bits: int
     coded: np.ndarray | None = None
+    vq: VqConfig | None = None  # vector-quantize the plane (its transform: identity) instead
 
 
 @dataclass(frozen=True)
@@ -181,14 +182,17 @@ def code_scene(
     learned = False
     masks = {plane.name: plane.coded for plane in extra if plane.coded is not None}
     bits = {plane.name: plane.bits for plane in extra}
+    vq_planes = {plane.name: plane.vq for plane in extra if plane.vq is not None}
     for name in [a.name for a in coded] + [plane.name for plane in extra]:
         values = prepared[name]
         if values.shape[1] == 0 or (name in masks and not masks[name].any()):
             continue
         progress(f"coding {name}")
         depth = bits[name] if name in bits else config.bits_for(name)
+        vq = vq_planes.get(name)
         if name == "shN" and config.sh_codec == "vq":
             vq = VqConfig(codebook_size=config.sh_codebook, codebook_bits=depth, seed=config.seed)
+        if vq is not None:
             entries[name] = encode_vq(container, values[source], shape, vq, config.coder)
             continue
         cells = source
