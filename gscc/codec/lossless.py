@@ -13,7 +13,8 @@ from typing import Protocol
 import numpy as np
 
 from ..container import Container
-from ..errors import FormatError
+from ..errors import HeaderError, PayloadError
+from .header_fields import check_keys, empty_params
 
 
 class LosslessCoder(Protocol):
@@ -79,15 +80,16 @@ def encode_plane(container: Container, plane: np.ndarray, bits: int, coder: str)
 def decode_plane(container: Container, entry: object, shape: tuple[int, int, int], bits: int) -> np.ndarray:
     """Decode the plane described by a header entry made by :func:`encode_plane`."""
     if not isinstance(entry, dict):
-        raise FormatError("coding entry is not a map")
+        raise HeaderError("coding entry is not a map")
     name = entry.get("codec")
     if not isinstance(name, str) or name not in CODERS:
-        raise FormatError(f"unknown lossless codec {name!r}")
+        raise HeaderError(f"unknown lossless codec {name!r}")
     coder = CODERS[name]
-    indices = entry.get("chunks")
-    params = entry.get("params")
-    if not isinstance(indices, list) or not isinstance(params, dict):
-        raise FormatError(f"{name} coding entry is malformed")
+    check_keys(entry, f"{name} coding", ("codec", "params", "chunks"))
+    empty_params(entry, f"{name} coding")
+    indices, params = entry["chunks"], entry["params"]
+    if not isinstance(indices, list):
+        raise HeaderError(f"{name} coding entry is malformed")
     chunks = [container.chunk(i, coder.chunk_type) for i in indices]
     return check_plane(name, coder.decode(params, chunks, shape, bits), shape, bits)
 
@@ -95,9 +97,9 @@ def decode_plane(container: Container, entry: object, shape: tuple[int, int, int
 def check_plane(name: str, plane: np.ndarray, shape: tuple[int, int, int], bits: int) -> np.ndarray:
     """``plane`` if it has ``shape`` and ``bits``-bit values; FormatError otherwise."""
     if plane.shape != shape:
-        raise FormatError(f"{name} plane decoded to shape {plane.shape}, expected {shape}")
+        raise PayloadError(f"{name} plane decoded to shape {plane.shape}, expected {shape}")
     if plane.size and int(plane.max()) >= 1 << bits:
-        raise FormatError(f"{name} plane holds values beyond {bits} bits")
+        raise PayloadError(f"{name} plane holds values beyond {bits} bits")
     return plane
 
 
