@@ -205,7 +205,9 @@ def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarra
     try:
         coder = stream_coder(words)
         if bits <= 8:
-            symbols = coder.decode(categorical(tables[0]), n).astype(np.int64)
+            symbols = coder.decode(categorical(tables[0]), n)
+            check_stream_end(coder, "ANS chunk")  # before any further work on the symbols
+            symbols = symbols.astype(np.int64)
             if symbols.max(initial=0) >= 1 << bits:
                 raise PayloadError("ANS stream decodes to out-of-range symbols")
         else:

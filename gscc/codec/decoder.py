@@ -73,6 +73,8 @@ def valid_cells(container: Container, count: int) -> tuple[tuple[int, int], np.n
     if cells < count or cells > 2 * count + 16:
         raise HeaderError(f"grid {height}x{width} does not fit {count} splats")
     index = grid.get("padding")
+    if (index is None) != (cells == count):
+        raise HeaderError(f"grid padding must be nil exactly when the grid has no padding cells ({cells - count} here)")
     if index is None:
         padding = np.zeros(0, np.int64)
     else:
@@ -146,6 +148,8 @@ def decode_container(container: Container) -> SplatSet | FeatureSplats:
     if not isinstance(entries, dict):
         raise HeaderError("header has no attribute map")
     channels = dict(GEOMETRY_CHANNELS)
+    if color != "mlp" and "color_mlp" in container.header:
+        raise HeaderError("header has a color_mlp entry, but the scene has SH colours")
     if color == "mlp":
         mlp, directions = color_mlp(container, sh_degree)
         channels["features"] = mlp.feature_dim

@@ -42,7 +42,9 @@ def check_structure(data: bytes, height: int, width: int, channels: int, bits: i
         if first:
             if kind != b"IHDR" or length != 13:
                 raise PayloadError("PNG chunk does not start with IHDR")
-            w, h, depth, color = struct.unpack_from(">IIBB", body)
+            w, h, depth, color, compression, filtering, interlace = struct.unpack_from(">IIBBBBB", body)
+            if compression != 0 or filtering != 0 or interlace not in (0, 1):
+                raise PayloadError("PNG chunk has an unknown compression, filter or interlace method")
             if (w, h) != (width, height):
                 raise PayloadError(f"PNG chunk is {w}x{h}, expected {width}x{height}")
             expected = (8, _COLOR_TYPES[channels]) if bits <= 8 else (16, 0)
