@@ -33,7 +33,7 @@ import numpy as np
 from ..container import Container
 from ..errors import FormatError, HeaderError, LimitError, PayloadError
 from .ans import TABLE_BITS, Reader, categorical, check_stream_end, put_varint, stream_coder
-from .context_net import LEVELS, LEVELS_PER_OCTAVE, MAX_CONTEXT_WORK, SIGMA_MIN, ContextNetwork
+from .context_net import LEVELS, LEVELS_PER_OCTAVE, MAX_CONTEXT_WORK, SIGMA_MIN, ContextNetwork, declared_work_per_cell
 from .lossless import PlaneCoding
 from .quantize import QuantParams
 
@@ -247,6 +247,27 @@ def decode_channel(data: bytes, mu: np.ndarray, level: np.ndarray, tables: dict[
     return q
 
 
+def check_work(network_chunk: bytes, cells: int) -> None:
+    """LimitError when evaluating the network on ``cells`` cells would exceed the format's
+    work limit (spec/validation.md, L1), from the chunk's fixed fields alone."""
+    per_cell = declared_work_per_cell(network_chunk)
+    if per_cell is not None and cells * per_cell > MAX_CONTEXT_WORK:
+        raise LimitError(
+            f"ans-context network needs {cells * per_cell:,} multiply-adds for {cells:,} cells, "
+            f"more than the limit of {MAX_CONTEXT_WORK:,}"
+        )
+
+
+def check_declared_work(container: Container, coding: object, cells: int) -> None:
+    """:func:`check_work` for a coding entry before any attribute is decoded (malformed
+    entries are left to the decoding, which reports them)."""
+    if not isinstance(coding, dict) or coding.get("codec") != NAME or not isinstance(coding.get("chunks"), list):
+        return
+    index = coding["chunks"][0] if coding["chunks"] else None
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(container.chunks):
+        check_work(container.chunks[index][1], cells)
+
+
 def _predictions(net: ContextNetwork, context: dict, channels: int, bits: int, error=PayloadError):
     positions = context.get(POSITIONS)
     if positions is None:
@@ -282,13 +303,8 @@ class AnsContextCoding:
         if len(indices) != channels + 2:
             raise HeaderError(f"ans-context plane needs {channels + 2} chunks, header lists {len(indices)}")
         chunks = [container.chunk(i, CHUNK_TYPE) for i in indices]
+        check_work(chunks[0], height * width)
         net = ContextNetwork.from_bytes(chunks[0])
-        work = height * width * net.work_per_cell
-        if work > MAX_CONTEXT_WORK:
-            raise LimitError(
-                f"ans-context network needs {work:,} multiply-adds for {height * width:,} cells, "
-                f"more than the limit of {MAX_CONTEXT_WORK:,}"
-            )
         mu, level = _predictions(net, context, channels, quant.bits)
         tables = read_tables(chunks[1])
         planes = [decode_channel(chunks[2 + c], mu[:, c], level[:, c], tables, quant.bits) for c in range(channels)]

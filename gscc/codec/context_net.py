@@ -130,6 +130,22 @@ def corner_index(i, j, k, resolution: int, log2_table: int):
     return hashed & ((1 << log2_table) - 1)
 
 
+def work_per_cell(levels: int, features: int, hidden: int, channels: int) -> int:
+    """Multiply-adds per evaluated cell: 8 corners per grid feature, then the three layers
+    (spec/validation.md, L1, bounds cells x this)."""
+    inputs = levels * features
+    return 8 * inputs + inputs * hidden + hidden * hidden + hidden * 2 * channels
+
+
+def declared_work_per_cell(data: bytes) -> int | None:
+    """:func:`work_per_cell` from a network chunk's fixed fields alone (None when the chunk
+    is too short to hold them), so that the limit is checked before anything is read."""
+    if len(data) < _HEADER.size:
+        return None
+    _, levels, features, _, _, hidden, channels = _HEADER.unpack_from(data)
+    return work_per_cell(levels, features, hidden, channels)
+
+
 # ---------------------------------------------------------------------------- integer helpers
 def round_shift(x: np.ndarray, shift) -> np.ndarray:
     """floor((x + 2**(r-1)) / 2**r) for r > 0, x for r = 0 (int64; ``shift`` broadcasts)."""
@@ -202,10 +218,7 @@ class ContextNetwork:
 
     @property
     def work_per_cell(self) -> int:
-        """Multiply-adds per evaluated cell: 8 corners per grid feature, then the layers
-        (spec/validation.md bounds cells x this)."""
-        inputs = len(self.resolutions) * self.features
-        return 8 * inputs + sum(layer.weight.size for layer in self.layers)
+        return work_per_cell(len(self.resolutions), self.features, self.hidden, self.channels)
 
     # ---------------------------------------------------------------- conversion
     @classmethod

@@ -14,6 +14,7 @@ from ..container import FEATURES_VERSION, Container, unpack, unpack_weights
 from ..errors import HeaderError, LimitError, NonFiniteError, PayloadError, VersionError
 from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
 from .attributes import splats_from_arrays
+from .context_coding import check_declared_work
 from .header_fields import check_keys, int_field
 from .learned import Context, DecodedPlane, decode_learned, is_learned
 from .lossless import decode_plane
@@ -162,6 +163,10 @@ def decode_container(container: Container) -> SplatSet | FeatureSplats:
         raise HeaderError(
             f"header has attribute {misplaced[0]!r}, which a scene of {color} colours and SH degree {sh_degree} does not have"
         )
+    for name in channels:  # limits first, before any plane is decoded (spec/validation.md)
+        entry = entries.get(name)
+        if isinstance(entry, dict):
+            check_declared_work(container, entry.get("coding"), grid[0] * grid[1])
     arrays = {}
     context: Context = {}
     with np.errstate(all="ignore"):
