@@ -200,3 +200,89 @@ def interlaced_png(array: np.ndarray, bit_depth: int, color_type: int, ancillary
         chunks.append((b"pHYs", struct.pack(">IIB", 2835, 2835, 1)))
     chunks.append((b"IEND", b""))
     return png_from_chunks(chunks)
+
+
+# ---------------------------------------------------------------------------- valid vectors
+def single_word_streams() -> bytes:
+    """The base scene with every plane ANS-coded: four cells per channel, so the streams
+    are one word each (M = 1)."""
+    return base("ans").pack()
+
+
+def vq_raw_codebook() -> bytes:
+    """SH degree 1 with a vq shN whose 3 x 9 codebook (4 bits) and 2-bit labels are raw."""
+    return with_vq_sh(base("raw")).pack()
+
+
+def sigmoid_clamp() -> bytes:
+    """Opacities dequantizing to exactly 0 and 1 (q = 0 and 15 of lo 0, step 1/15), which
+    the sigmoid inverse clamps to 2^-24 and 1 - 2^-24."""
+    return base("raw").pack()
+
+
+def interlaced_pngs(data: bytes) -> bytes:
+    """``data`` (a valid file) with every PNG chunk replaced by the same pixels as an
+    Adam7-interlaced PNG with ancillary chunks (tEXt, gAMA, pHYs): decodes identically."""
+    from gscc.container import unpack
+
+    container = unpack(data)
+    scene = Scene(container.header, [list(c) for c in container.chunks], container.version)
+    for chunk in scene.chunks:
+        if chunk[0] != "png":
+            continue
+        image = Image.open(io.BytesIO(chunk[1]))
+        array = np.asarray(image)
+        array = array[:, :, None] if array.ndim == 2 else array
+        depth = 16 if image.mode.startswith("I") else 8
+        color = {1: 0, 2: 4, 3: 2, 4: 6}[array.shape[2]]
+        chunk[1] = interlaced_png(array.astype(np.uint16 if depth == 16 else np.uint8), depth, color)
+    return scene.pack()
+
+
+def context_10bit(network: dict, positions: np.ndarray, seed: int) -> bytes:
+    """62 splats on an 8 x 8 grid (padding cells 10 and 63): 16-bit means from
+    ``positions``, ANS-coded; 10-bit sh0 coded ``ans-context`` by ``network`` (a float
+    network in the layout of HashGridGaussian.export_arrays(), in value units) with values
+    near its predictions, every seventh cell an outlier (escapes, with high parts); the
+    other planes raw. Format 1.2."""
+    from gscc.codec.context_coding import AnsContextCoding, GaussianContextSource
+    from gscc.codec.learned import DecodedPlane
+    from gscc.codec.quantize import QuantParams, fit_quantizer, forward_transform, quantize
+
+    rng = np.random.default_rng(seed)
+    scene = Scene({"scene": {"kind": "static", "count": 62, "sh_degree": 0}}, version=(1, 2))
+    scene.header["grid"] = {"height": 8, "width": 8, "padding": scene.add("raw", np.array([10, 63], "<u4").tobytes())}
+    cells = np.array([i for i in range(64) if i not in (10, 63)])
+    y = np.zeros((64, 3))
+    y[cells] = forward_transform("signlog", np.asarray(positions[:62], np.float64))
+    y[[10, 63]] = y[cells].mean(axis=0)
+    means_quant = fit_quantizer(y, 16)
+    means_plane = quantize(y, means_quant).reshape(8, 8, 3)
+    attributes = {"means": scalar("signlog", means_quant.to_header(), code_plane(scene, means_plane, 16, "ans"))}
+    for name in ("scales", "quats", "opacities"):
+        bits, transform, lo, step, _ = PLANES[name]
+        plane = rng.integers(0, 1 << bits, (8, 8, CHANNELS[name]))
+        if name == "quats":
+            plane[:, :, 3] = rng.integers(0, 4, (8, 8))
+        attributes[name] = scalar(transform, quant(bits, lo, step), code_plane(scene, plane, bits, "raw"))
+    sh0_quant = QuantParams(10, (-0.2,) * 3, (0.0015,) * 3)
+    source = GaussianContextSource(network, (0.0,) * 3, (1.0,) * 3)
+    context = {"means": DecodedPlane(means_plane, means_quant, "signlog")}
+    mu, _ = source.network(sh0_quant).predict(means_plane.reshape(-1, 3), 16)
+    q = np.clip(mu + rng.integers(-2, 3, mu.shape), 0, 1023)
+    outliers = np.arange(64) % 7 == 3
+    q[outliers] = rng.integers(256, 1024, (int(outliers.sum()), 3))
+    coded = AnsContextCoding().encode(q.reshape(8, 8, 3).astype(np.uint16), sh0_quant, source, context)
+    attributes["sh0"] = scalar("identity", sh0_quant.to_header(), coded.add_to(_ChunkSink(scene)))
+    scene.header["attributes"] = attributes
+    return scene.pack()
+
+
+class _ChunkSink:
+    """Lets a PlaneCoding add its chunks to a Scene (it expects a Container's add_chunk)."""
+
+    def __init__(self, scene: Scene) -> None:
+        self.scene = scene
+
+    def add_chunk(self, kind: str, data: bytes) -> int:
+        return self.scene.add(kind, data)
