@@ -1,7 +1,9 @@
 """Fuzzing benchmark: mutated `.gsc` files against the decoder and `gscc info`.
 
-Every conformance vector (valid and invalid) is mutated ``--per-vector`` times with one
-of these mutations, chosen at random from a seeded generator:
+Every valid conformance vector is mutated ``--per-vector`` times (default 10,000) and every
+invalid one (the hand-built hostile files of conformance/invalid/) ``--invalid-per-vector``
+times (default 1,000), with one of these mutations in turn, its details drawn from a
+seeded generator:
 
 * ``bitflip``: 1 to 8 random bits flipped anywhere in the file;
 * ``truncate``: the file cut at a random length;
@@ -26,7 +28,7 @@ does) and is classified:
 Prints the counts per outcome and mutation, the longest case and the largest peak RSS,
 and writes the defects (with their bytes, base64) to ``--json``.
 
-    nice -n 10 python bench/fuzz.py --per-vector 10000 --workers 2 --json bench/results/fuzz.json
+    nice -n 10 python bench/fuzz.py --workers 2 --json bench/results/fuzz.json
 """
 
 from __future__ import annotations
@@ -67,12 +69,12 @@ INTERESTING_VALUES = [None, True, False, 0.0, -0.0, 1.5, 1e308, -1e308, float("n
 
 # ---------------------------------------------------------------------------- vectors
 def vector_files() -> list[Path]:
-    """Every conformance vector: the valid ones and the invalid ones."""
-    files = sorted((CONFORMANCE / "vectors").glob("*.gsc"))
-    invalid = CONFORMANCE / "invalid"
-    if invalid.is_dir():
-        files += sorted(invalid.glob("*.gsc"))
-    return files
+    """Every conformance vector: the valid ones, then the invalid ones."""
+    return sorted((CONFORMANCE / "vectors").glob("*.gsc")) + sorted((CONFORMANCE / "invalid").glob("*.gsc"))
+
+
+def mutation_counts(per_vector: int, per_invalid: int) -> list[tuple[Path, int]]:
+    return [(path, per_invalid if path.parent.name == "invalid" else per_vector) for path in vector_files()]
 
 
 def split(data: bytes) -> tuple[int, int, Any, bytes] | None:
@@ -280,23 +282,24 @@ class Worker:
 
 
 # ---------------------------------------------------------------------------- the run
-def cases(per_vector: int, seed: int):
-    for path in vector_files():
+def cases(counts: list[tuple[Path, int]], seed: int):
+    for path, count in counts:
         data = path.read_bytes()
         rng = random.Random(f"{seed}:{path.name}")
-        for i in range(per_vector):
+        for i in range(count):
             kind = MUTATIONS[i % len(MUTATIONS)]
             yield path.name, kind, mutate(rng, data, kind)
 
 
-def fuzz(per_vector: int, workers: int, timeout: float, seed: int, progress: bool = False) -> dict:
+def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: int, progress: bool = False) -> dict:
     ctx_workers = [Worker() for _ in range(workers)]
     counts: Counter = Counter()
     by_mutation: Counter = Counter()
     defects: list[dict] = []
     slowest, largest, total = (0.0, ""), (0, ""), 0
-    pending = iter(cases(per_vector, seed))
-    expected = per_vector * len(vector_files())
+    counts = mutation_counts(per_vector, per_invalid)
+    pending = iter(cases(counts, seed))
+    expected = sum(n for _, n in counts)
     done = 0
 
     def record(case, outcome: str, message: str, seconds: float, rss: int) -> None:
@@ -353,8 +356,10 @@ def fuzz(per_vector: int, workers: int, timeout: float, seed: int, progress: boo
         w.connection.send(None)
         w.process.join(timeout=5)
     return {
-        "vectors": len(vector_files()),
+        "valid_vectors": sum(1 for p, _ in counts if p.parent.name != "invalid"),
+        "invalid_vectors": sum(1 for p, _ in counts if p.parent.name == "invalid"),
         "per_vector": per_vector,
+        "per_invalid_vector": per_invalid,
         "cases": total,
         "seconds": round(time.perf_counter() - start, 1),
         "outcomes": {k: counts.get(k, 0) for k in ("rejected", "accepted", *DEFECTS)},
@@ -368,13 +373,15 @@ def fuzz(per_vector: int, workers: int, timeout: float, seed: int, progress: boo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-vector", type=int, default=10_000, help="mutations per vector (default 10,000)")
+    parser.add_argument("--invalid-per-vector", type=int, default=1_000, help="mutations per invalid vector (default 1,000)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case before it counts as a hang")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the figures and the defects' files here")
     args = parser.parse_args()
-    report = fuzz(args.per_vector, args.workers, args.timeout, args.seed, progress=True)
-    print(f"{report['cases']:,} mutated files from {report['vectors']} vectors in {report['seconds']} s")
+    report = fuzz(args.per_vector, args.invalid_per_vector, args.workers, args.timeout, args.seed, progress=True)
+    print(f"{report['cases']:,} mutated files from {report['valid_vectors']} valid vectors (x {args.per_vector:,}) and "
+          f"{report['invalid_vectors']} invalid ones (x {args.invalid_per_vector:,}) in {report['seconds']} s")
     for outcome, n in report["outcomes"].items():
         print(f"  {outcome:10s} {n:8,}")
     print(f"  slowest case {report['slowest_case']['seconds']} s ({report['slowest_case']['case']}); "

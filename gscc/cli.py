@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -15,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .codec.config import PRESETS
-from .errors import GsccError, InputError
+from .errors import GsccError, InputError, MissingExtraError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="gscc: a codec for Gaussian splats.")
 # markup off: paths and header strings are printed as they are
@@ -23,6 +24,27 @@ console = Console(markup=False, highlight=False)
 errors = Console(stderr=True, markup=False, highlight=False)
 
 SAMPLE = Path(__file__).parent / "samples" / "plant-20k.splat"
+# Modules of the `full` install extra: `pip install gscc` brings what decode and info need,
+# `pip install 'gscc[full]'` what encoding, training, rendering and evaluation need.
+FULL_EXTRA = ("torch", "taichi", "torchmetrics", "torchvision", "pycolmap", "matplotlib", "scipy")
+
+
+def _extra_hint(module: str) -> str:
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "this command")
+    return f"gscc {command} needs {module}: pip install 'gscc[full]'"
+
+
+def _require(*modules: str) -> None:
+    """MissingExtraError, before any work, when a module of the full extra is missing."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(_extra_hint(module))
+
+
+def _warn(message: str) -> None:
+    errors.print(Text("warning: ", style="bold yellow") + Text(" ".join(message.split())), soft_wrap=True)
 
 
 # every named preset of gscc.codec.config, selectable on the command line
@@ -100,7 +122,7 @@ def _size_table(summary: dict) -> Table:
     return table
 
 
-def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
+def _encode_file(source: Path, output: Path, config, force: bool) -> tuple[dict, float]:
     from .codec.encoder import encode
     from .info import summarize
     from .io import load_splats
@@ -110,7 +132,7 @@ def _encode_file(source: Path, output: Path, config) -> tuple[dict, float]:
     start = time.perf_counter()
     data = encode(splats, config)
     seconds = time.perf_counter() - start
-    write_bytes_atomically(output, data)
+    write_bytes_atomically(output, data, overwrite=force)
     return summarize(data), seconds
 
 
@@ -136,6 +158,7 @@ def encode(
 
     output = output or source.with_suffix(".gsc")
     _check_output(output, [source], force)
+    _require("torch")
     overrides = dict(
         position_bits=position_bits,
         scale_bits=bits, rotation_bits=bits, opacity_bits=bits, color_bits=bits, sh_bits=bits,
@@ -149,7 +172,7 @@ def encode(
         seed=seed,
     )
     config = preset_config(preset.value).with_overrides(**overrides)
-    summary, seconds = _encode_file(source, output, config)
+    summary, seconds = _encode_file(source, output, config, force)
     console.print(_size_table(summary))
     kept = summary["scene"]["count"]
     given = summary["encoder"].get("input_count", kept)
@@ -174,7 +197,7 @@ def decode(
     start = time.perf_counter()
     splats = decode_bytes(_read(source))
     seconds = time.perf_counter() - start
-    write_ply(splats, output)
+    write_ply(splats, output, overwrite=force)
     console.print(f"wrote {output}: {splats.count:,} splats, SH degree {splats.sh_degree}, decoded in {seconds:.2f} s")
 
 
@@ -215,6 +238,7 @@ def demo(
     from .io.atomic import write_bytes_atomically
     from .metrics import attribute_errors
 
+    _require("torch", "taichi", "torchmetrics")  # before the folder is made: none is left behind
     output_dir.mkdir(parents=True, exist_ok=True)
     splats = load_splats(SAMPLE)
     console.print(f"sample: {SAMPLE.name}, {splats.count:,} splats ({SAMPLE.stat().st_size:,} bytes as .splat)")
@@ -498,15 +522,33 @@ def _report(message: str, code: int) -> None:
     sys.exit(code)
 
 
+_default_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings for the user (e.g. dropped non-finite input splats) as one line."""
+    from .io import NonFiniteInputWarning
+
+    if issubclass(category, NonFiniteInputWarning):
+        _warn(str(message))
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False)
     except GsccError as exc:
         _report(str(exc), 1)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in FULL_EXTRA:
+            raise
+        _report(_extra_hint(exc.name.split(".")[0]), 1)
     except ValueError as exc:  # invalid settings from the typed config
         _report(str(exc), 2)
     except OSError as exc:
-        _report(f"{exc.filename or ''}: {exc.strerror or exc}", 1)
+        _report(f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc), 1)
     except MemoryError:
         _report("out of memory", 1)
     except KeyboardInterrupt:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 from ..splats import SplatSet
@@ -13,8 +17,12 @@ from .splat_format import read_splat
 READERS = {".ply": read_ply, ".splat": read_splat}
 
 
-def load_splats(path: str | os.PathLike) -> SplatSet:
-    """Read a splat file, choosing the reader by extension."""
+def load_splats(path: str | os.PathLike, warn: Callable[[str], None] | None = None) -> SplatSet:
+    """Read a splat file, choosing the reader by extension.
+
+    Non-finite input (README, "Input"): splats with any NaN or infinite value are dropped,
+    the same for every input format, and ``warn`` (default: a Python warning) is told how
+    many; a file with no finite splat at all is an InputError."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -26,9 +34,22 @@ def load_splats(path: str | os.PathLike) -> SplatSet:
     splats = reader(path)
     if splats.count == 0:
         raise InputError(f"{path}: holds no splats")
-    if not splats.is_finite():
-        raise InputError(f"{path}: holds non-finite values (NaN or infinity)")
+    finite = splats.finite_rows()
+    if not finite.all():
+        if not finite.any():
+            raise InputError(f"{path}: holds no splat without NaN or infinite values")
+        dropped = int((~finite).sum())
+        (warn or _warn)(f"{path}: dropped {dropped:,} of {splats.count:,} splats with NaN or infinite values")
+        splats = splats.subset(np.flatnonzero(finite))
     return splats
+
+
+class NonFiniteInputWarning(UserWarning):
+    """Splats with NaN or infinite values were dropped from an input file."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, NonFiniteInputWarning, stacklevel=3)
 
 
 __all__ = ["load_splats", "read_ply", "read_splat", "write_ply"]
