@@ -293,7 +293,7 @@ def cases(counts: list[tuple[Path, int]], seed: int):
 
 def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: int, progress: bool = False) -> dict:
     ctx_workers = [Worker() for _ in range(workers)]
-    counts: Counter = Counter()
+    outcomes: Counter = Counter()
     by_mutation: Counter = Counter()
     defects: list[dict] = []
     slowest, largest, total = (0.0, ""), (0, ""), 0
@@ -308,7 +308,7 @@ def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: 
         bound = MEMORY_BASE + MEMORY_PER_VALUE * declared_values(data)
         if outcome in ("rejected", "accepted") and rss > bound:
             outcome, message = "memory", f"peak RSS {rss >> 20} MiB over the bound {bound >> 20} MiB; {message}"
-        counts[outcome] += 1
+        outcomes[outcome] += 1
         by_mutation[(kind, outcome)] += 1
         slowest = max(slowest, (seconds, f"{name} {kind}"))
         largest = max(largest, (rss, f"{name} {kind}"))
@@ -317,7 +317,7 @@ def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: 
                             "seconds": round(seconds, 3), "peak_rss": rss, "file": base64.b64encode(data).decode()})
         done += 1
         if progress and done % 2000 == 0:
-            print(f"  {done:,}/{expected:,} cases, {dict(counts)}", file=sys.stderr, flush=True)
+            print(f"  {done:,}/{expected:,} cases, {dict(outcomes)}", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
     idle = list(ctx_workers)
@@ -362,7 +362,7 @@ def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: 
         "per_invalid_vector": per_invalid,
         "cases": total,
         "seconds": round(time.perf_counter() - start, 1),
-        "outcomes": {k: counts.get(k, 0) for k in ("rejected", "accepted", *DEFECTS)},
+        "outcomes": {k: outcomes.get(k, 0) for k in ("rejected", "accepted", *DEFECTS)},
         "by_mutation": {f"{k} {o}": n for (k, o), n in sorted(by_mutation.items())},
         "slowest_case": {"seconds": round(slowest[0], 3), "case": slowest[1]},
         "largest_peak_rss": {"mib": round(largest[0] / 2**20, 1), "case": largest[1]},
