@@ -16,7 +16,9 @@ seeded generator:
 
 Each case runs in a worker process (``gscc.codec.decoder.decode_scene``, then
 ``gscc.info.summarize`` and ``json.dumps`` of the summary, as ``gscc info --json``
-does) and is classified:
+does; on every ``--cli-every``-th case also the command line itself, in process:
+``gscc decode``, ``gscc info`` and ``gscc info --json``, each of which must succeed or
+exit 1 with one ``error:`` line and no output file) and is classified:
 
 * ``rejected``: a clean rejection, a ``FormatError`` with a one-line message;
 * ``accepted``: the mutated file is valid (e.g. an informative key changed);
@@ -227,7 +229,43 @@ def _reset_peak() -> None:
         pass
 
 
-def run_case(data: bytes) -> tuple[str, str]:
+def run_cli(data: bytes) -> tuple[str, str]:
+    """(outcome, message) of ``gscc decode``, ``gscc info`` and ``gscc info --json`` on
+    ``data``, in this process: each must succeed (exit 0) or fail with exit 1 and one
+    ``error:`` line on stderr, a failed decode writing no file."""
+    import contextlib
+    import io
+    import tempfile
+
+    from gscc import cli
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, output = Path(folder) / "case.gsc", Path(folder) / "out.ply"
+        source.write_bytes(data)
+        for args in (["decode", str(source), "-o", str(output)], ["info", str(source)], ["info", "--json", str(source)]):
+            out, err = io.StringIO(), io.StringIO()
+            sys.argv = ["gscc", *args]
+            code = 0
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    cli.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except MemoryError:
+                return "memory", f"gscc {args[0]}: MemoryError"
+            except BaseException as exc:
+                return "exception", f"gscc {' '.join(args[:-1])}: traceback {type(exc).__name__}: {exc}"
+            lines = [line for line in err.getvalue().splitlines() if line.strip()]
+            if code != 0 and (code != 1 or len(lines) != 1 or not lines[0].startswith("error:")):
+                return "exception", f"gscc {' '.join(args[:-1])}: exit {code}, stderr {err.getvalue()[:200]!r}"
+            if args[0] == "decode":
+                if code != 0 and output.exists():
+                    return "exception", "gscc decode failed but wrote its output"
+                output.unlink(missing_ok=True)
+    return "", ""
+
+
+def run_case(data: bytes, cli: bool = False) -> tuple[str, str]:
     """(outcome, message) of decoding and summarizing ``data`` in this process."""
     from gscc.codec.decoder import decode_scene
     from gscc.errors import FormatError
@@ -243,6 +281,11 @@ def run_case(data: bytes) -> tuple[str, str]:
         return "memory", "MemoryError"
     except BaseException as exc:  # a defect: anything else escaping the decoder
         return "exception", f"{type(exc).__name__}: {exc}"
+    finally:
+        if cli:
+            defect = run_cli(data)
+            if defect[0]:
+                return defect
     return "accepted", ""
 
 
@@ -253,12 +296,13 @@ def worker(connection) -> None:
 
     connection.send("ready")
     while True:
-        data = connection.recv()
-        if data is None:
+        job = connection.recv()
+        if job is None:
             return
+        data, cli = job
         _reset_peak()
         start = time.perf_counter()
-        outcome, message = run_case(data)
+        outcome, message = run_case(data, cli)
         connection.send((outcome, message[:300], time.perf_counter() - start, _peak_rss()))
 
 
@@ -272,9 +316,9 @@ class Worker:
         self.case = None
         self.started = 0.0
 
-    def submit(self, case) -> None:
+    def submit(self, case, cli: bool) -> None:
         self.case, self.started = case, time.monotonic()
-        self.connection.send(case[2])
+        self.connection.send((case[2], cli))
 
     def kill(self) -> None:
         self.process.kill()
@@ -291,7 +335,9 @@ def cases(counts: list[tuple[Path, int]], seed: int):
             yield path.name, kind, mutate(rng, data, kind)
 
 
-def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: int, progress: bool = False) -> dict:
+def fuzz(
+    per_vector: int, per_invalid: int, workers: int, timeout: float, seed: int, cli_every: int = 0, progress: bool = False
+) -> dict:
     ctx_workers = [Worker() for _ in range(workers)]
     outcomes: Counter = Counter()
     by_mutation: Counter = Counter()
@@ -330,7 +376,7 @@ def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: 
                 exhausted = True
                 break
             w = idle.pop()
-            w.submit(case)
+            w.submit(case, bool(cli_every) and total % cli_every == 0)
             busy.append(w)
             total += 1
         ready = mp.connection.wait([w.connection for w in busy], timeout=0.5)
@@ -360,6 +406,7 @@ def fuzz(per_vector: int, per_invalid: int, workers: int, timeout: float, seed: 
         "invalid_vectors": sum(1 for p, _ in counts if p.parent.name == "invalid"),
         "per_vector": per_vector,
         "per_invalid_vector": per_invalid,
+        "cli_cases": (total + cli_every - 1) // cli_every if cli_every else 0,
         "cases": total,
         "seconds": round(time.perf_counter() - start, 1),
         "outcomes": {k: outcomes.get(k, 0) for k in ("rejected", "accepted", *DEFECTS)},
@@ -374,14 +421,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-vector", type=int, default=10_000, help="mutations per vector (default 10,000)")
     parser.add_argument("--invalid-per-vector", type=int, default=1_000, help="mutations per invalid vector (default 1,000)")
+    parser.add_argument("--cli-every", type=int, default=100,
+                        help="also run gscc decode, info and info --json on every N-th case (0: never)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case before it counts as a hang")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the figures and the defects' files here")
     args = parser.parse_args()
-    report = fuzz(args.per_vector, args.invalid_per_vector, args.workers, args.timeout, args.seed, progress=True)
+    report = fuzz(args.per_vector, args.invalid_per_vector, args.workers, args.timeout, args.seed, args.cli_every,
+                  progress=True)
     print(f"{report['cases']:,} mutated files from {report['valid_vectors']} valid vectors (x {args.per_vector:,}) and "
-          f"{report['invalid_vectors']} invalid ones (x {args.invalid_per_vector:,}) in {report['seconds']} s")
+          f"{report['invalid_vectors']} invalid ones (x {args.invalid_per_vector:,}) in {report['seconds']} s; "
+          f"the CLI (decode, info, info --json) on {report['cli_cases']:,} of them")
     for outcome, n in report["outcomes"].items():
         print(f"  {outcome:10s} {n:8,}")
     print(f"  slowest case {report['slowest_case']['seconds']} s ({report['slowest_case']['case']}); "
