@@ -39,9 +39,7 @@ import argparse
 import base64
 import copy
 import json
-import math
 import multiprocessing as mp
-import os
 import random
 import resource
 import struct

@@ -19,7 +19,6 @@ import hashlib
 import json
 import struct
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

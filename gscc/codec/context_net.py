@@ -61,7 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError, HeaderError, LimitError, PayloadError
+from ..errors import PayloadError
 
 # The scale levels shared with the trainer's model: sigma = SIGMA_MIN * 2**(s / LEVELS_PER_OCTAVE).
 SIGMA_MIN = 0.11
