@@ -243,3 +243,28 @@ def test_encode_drops_non_finite_input_splats_with_one_warning_line(gscc_cli, tm
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [f"warning: {source}: dropped 2 of 64 splats with NaN or infinite values"]
     assert "62 kept" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_plain_pip_install_decodes_and_names_the_extra_for_encode(tmp_path: Path) -> None:
+    """`pip install gscc` in a fresh virtual environment (from the package index, so it
+    needs the network): decode and info work, torch is absent, encode names the extra."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
+                         capture_output=True, text=True, timeout=1800)
+    if pip.returncode != 0 and "network" in (pip.stderr + pip.stdout).lower():
+        pytest.skip("no package index reachable")
+    assert pip.returncode == 0, pip.stderr
+    gscc = venv / "bin" / "gscc"
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", "import torch"], capture_output=True).returncode != 0
+    decoded = subprocess.run([str(gscc), "decode", str(VECTOR), "-o", str(tmp_path / "out.ply")],
+                             capture_output=True, text=True, timeout=300)
+    assert decoded.returncode == 0, decoded.stderr
+    shown = subprocess.run([str(gscc), "info", "--json", str(VECTOR)], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0 and '"features"' in shown.stdout
+    (tmp_path / "x.splat").write_bytes(bytes(64))
+    encoded = subprocess.run([str(gscc), "encode", str(tmp_path / "x.splat")], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=300, env=dict(os.environ, NO_COLOR="1", COLUMNS="200"))
+    assert encoded.returncode == 1
+    assert encoded.stderr.strip() == "error: gscc encode needs torch: pip install 'gscc[full]'"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,30 @@ def test_gscc_decode_and_info_reject_an_invalid_vector_in_one_line(gscc_cli, ent
         assert_one_line_error(result)
         assert result.code == 1
     assert list(tmp_path.iterdir()) == []
+
+
+ODD_ENCODER_VALUES = {
+    "bytes": {"name": b"\x00\xff", "version": "1"},
+    "non-finite floats": {"name": "x", "settings": {"a": float("nan"), "b": float("inf")}},
+    "nested 30 deep": {"name": "x", "settings": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+    "huge integers": {"name": "x", "input_count": (1 << 64) - 1, "version": -(1 << 63)},
+    "markup and unicode": {"name": "[bold]x[/bold] ✓ \u202e", "version": ["1", None, True]},
+    "not a map": [1, 2, 3],
+}
+
+
+@pytest.mark.parametrize("case", ODD_ENCODER_VALUES, ids=list(ODD_ENCODER_VALUES))
+def test_info_shows_any_informative_encoder_value_the_decoder_accepts(gscc_cli, case: str, tmp_path: Path) -> None:  # noqa: F811
+    """The `encoder` entry may hold any value rules C8-C10 allow; info and info --json show it."""
+    sys.path.insert(0, str(ROOT / "conformance"))
+    import handmade
+
+    scene = handmade.base()
+    scene.header["encoder"] = ODD_ENCODER_VALUES[case]
+    path = tmp_path / "odd.gsc"
+    path.write_bytes(scene.pack())
+    for args in (["info", path], ["info", "--json", path]):
+        result = gscc_cli(*args)
+        assert result.code == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    json.loads(gscc_cli("info", "--json", path).stdout)

@@ -189,6 +189,8 @@ def unpack(data: bytes) -> Container:
         ):
             raise ContainerError(f"corrupt .gsc header: chunk-table entry {i} is malformed")
         kind, offset, length, crc = entry
+        if offset + length >= 1 << 32:
+            raise ContainerError(f"corrupt .gsc header: chunk {i} ends past 2**32 - 1 bytes of payload")
         if offset != expected_offset:
             raise ContainerError(f"corrupt .gsc header: chunk {i} does not follow chunk {i - 1}")
         if offset + length > len(payload):
