@@ -203,9 +203,11 @@ def declared_values(data: bytes) -> int:
     try:
         header = parts[2]
         cells = int(header["grid"]["height"]) * int(header["grid"]["width"])
-        degree = int(header["scene"]["sh_degree"])
-        channels = 14 + 3 * ((degree + 1) ** 2 - 1) + 1024
-        return max(0, min(cells, 1 << 28)) * channels
+        if header["scene"].get("color") == "mlp":
+            colours = int(header["color_mlp"]["feature_dim"])
+        else:
+            colours = 3 * (int(header["scene"]["sh_degree"]) + 1) ** 2
+        return max(0, min(cells, 1 << 28)) * (11 + max(0, min(colours, 1024)))
     except Exception:
         return 0
 
