@@ -16,7 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .codec.config import PRESETS
-from .errors import GsccError, InputError, MissingExtraError
+from .errors import GsccError, GsccWarning, InputError, MissingExtraError
+
+_python_showwarning = warnings.showwarning
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="gscc: a codec for Gaussian splats.")
 # markup off: paths and header strings are printed as they are
@@ -26,7 +28,7 @@ errors = Console(stderr=True, markup=False, highlight=False)
 SAMPLE = Path(__file__).parent / "samples" / "plant-20k.splat"
 # Modules of the `full` install extra: `pip install gscc` brings what decode and info need,
 # `pip install 'gscc[full]'` what encoding, training, rendering and evaluation need.
-FULL_EXTRA = ("torch", "taichi", "torchmetrics", "torchvision", "pycolmap", "matplotlib", "scipy")
+FULL_EXTRA = ("torch", "taichi", "torchmetrics", "torchvision", "pycolmap", "matplotlib", "scipy", "av")
 
 
 def _extra_hint(module: str) -> str:
@@ -41,10 +43,6 @@ def _require(*modules: str) -> None:
     for module in modules:
         if importlib.util.find_spec(module) is None:
             raise MissingExtraError(_extra_hint(module))
-
-
-def _warn(message: str) -> None:
-    errors.print(Text("warning: ", style="bold yellow") + Text(" ".join(message.split())), soft_wrap=True)
 
 
 # every named preset of gscc.codec.config, selectable on the command line
@@ -522,17 +520,12 @@ def _report(message: str, code: int) -> None:
     sys.exit(code)
 
 
-_default_show_warning = warnings.showwarning
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings for the user (e.g. dropped non-finite input splats) as one line."""
-    from .io import NonFiniteInputWarning
-
-    if issubclass(category, NonFiniteInputWarning):
-        _warn(str(message))
+    """gscc's own warnings as one ``warning:`` line; others as Python shows them."""
+    if issubclass(category, GsccWarning):
+        errors.print(Text("warning: ", style="bold yellow") + Text(str(message)), soft_wrap=True)
     else:
-        _default_show_warning(message, category, filename, lineno, file, line)
+        _python_showwarning(message, category, filename, lineno, file, line)
 
 
 def main() -> None:

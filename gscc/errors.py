@@ -65,4 +65,17 @@ class NonFiniteError(FormatError):
     error_class = "non-finite"
 
 
-ERROR_CLASSES = {cls.error_class: cls for cls in (ContainerError, VersionError, HeaderError, PayloadError, LimitError, NonFiniteError)}
+ERROR_CLASSES = {
+    cls.error_class: cls for cls in (ContainerError, VersionError, HeaderError, PayloadError, LimitError, NonFiniteError)
+}
+
+
+class GsccWarning(UserWarning):
+    """Something was wrong with an input but gscc could carry on (e.g. dropped bad splats)."""
+
+
+def warn(message: str) -> None:
+    """Report a one-line warning; the CLI prints it as ``warning: ...``."""
+    import warnings
+
+    warnings.warn(message, GsccWarning, stacklevel=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .color_mlp import ColorMLP
+from .dynamic import DynamicSplats, MotionBasis, STGMotion
 from .splats import FeatureSplats, SplatSet, num_sh_rest
 
 
@@ -53,3 +54,37 @@ def random_feature_splats(
         sh_degree=sh_degree,
         bake_directions=bake_directions,
     )
+
+
+def random_stg_motion(count: int, seed: int = 0, degree: int = 3, still: float = 0.0) -> STGMotion:
+    """Random Spacetime-Gaussian motion; a fraction ``still`` of the splats does not move."""
+    rng = np.random.default_rng(seed)
+    moving = rng.random((count, 1)) >= still
+    return STGMotion(
+        motion=rng.normal(0.0, 0.3, (count, 3 * degree)) * moving,
+        omega=rng.normal(0.0, 0.2, (count, 4)) * moving,
+        t_center=rng.uniform(0.0, 1.0, count),
+        t_scale=rng.normal(np.log(0.3), 0.5, count),
+    )
+
+
+def random_motion_basis(count: int, seed: int = 0, bases: int = 4, knots: int = 8) -> MotionBasis:
+    """Random motion-basis coefficients over smooth random trajectories that start at 0."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0.0, 0.2, (bases, knots, 3))
+    steps[:, 0] = 0.0
+    return MotionBasis(coeffs=rng.normal(0.0, 1.0, (count, bases)), basis=np.cumsum(steps, axis=1))
+
+
+def random_dynamic_splats(
+    count: int, seed: int = 0, kind: str = "stg", sh_degree: int = 1, still: float = 0.0
+) -> DynamicSplats:
+    """Seeded random dynamic splats: SH colour of ``sh_degree`` and an ``stg`` or ``motion-basis`` motion."""
+    static = random_splats(count, sh_degree, seed)
+    if kind == "stg":
+        motion = random_stg_motion(count, seed + 1, still=still)
+    elif kind == "motion-basis":
+        motion = random_motion_basis(count, seed + 1)
+    else:
+        raise ValueError(f"unknown motion model {kind!r}")
+    return DynamicSplats(static, motion)

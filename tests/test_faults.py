@@ -90,7 +90,7 @@ def test_the_base_install_needs_none_of_the_full_extra() -> None:
     base = {d.split(">")[0].split("=")[0].split("<")[0].strip() for d in project["dependencies"]}
     assert not base & set(FULL_EXTRA)
     full = {d.split(">")[0].split("=")[0].split("<")[0].strip() for d in project["optional-dependencies"]["full"]}
-    assert set(FULL_EXTRA) - {"torchvision"} <= full
+    assert set(FULL_EXTRA) - {"torchvision"} <= full  # torchvision comes with torchmetrics' LPIPS
 
 
 # ---------------------------------------------------------------------------- signals
@@ -241,7 +241,7 @@ def test_encode_drops_non_finite_input_splats_with_one_warning_line(gscc_cli, tm
     result = gscc_cli("encode", source, "-o", tmp_path / "out.gsc", "--sort", "none")
     assert result.code == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == [f"warning: {source}: dropped 2 of 64 splats with NaN or infinite values"]
+    assert lines == [f"warning: {source}: dropped 2 of 64 splats with non-finite values"]
     assert "62 kept" in result.stdout
 
 

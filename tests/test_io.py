@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gscc.errors import InputError
+from gscc.errors import GsccWarning, InputError
 from gscc.io import load_splats, read_splat, write_ply
 from gscc.splats import SH_C0, SplatSet, num_sh_rest
 
@@ -304,10 +304,10 @@ def test_ply_splats_with_non_finite_values_are_dropped_with_a_count(tmp_path, co
     rows = np.tile(np.concatenate([valid_row(), np.zeros(9, np.float32)]), (3, 1))
     rows[1, props.index(column)] = value
     path = write(tmp_path, "x.ply", ply_bytes(props, rows))
-    messages = []
-    splats = load_splats(path, warn=messages.append)
+    with pytest.warns(GsccWarning) as caught:
+        splats = load_splats(path)
     assert splats.count == 2 and splats.is_finite()
-    assert messages == [f"{path}: dropped 1 of 3 splats with NaN or infinite values"]
+    assert [str(w.message) for w in caught] == [f"{path}: dropped 1 of 3 splats with non-finite values"]
 
 
 def test_ply_without_any_finite_splat_is_an_input_error(tmp_path):
@@ -328,10 +328,10 @@ def test_splat_file_splats_with_non_finite_values_are_dropped_with_a_count(tmp_p
     rows["rot"] = (255, 128, 128, 128)
     rows[field][1, 2] = value
     path = write(tmp_path, "x.splat", rows.tobytes())
-    messages = []
-    splats = load_splats(path, warn=messages.append)
+    with pytest.warns(GsccWarning) as caught:
+        splats = load_splats(path)
     assert splats.count == 2 and splats.is_finite()
-    assert messages == [f"{path}: dropped 1 of 3 splats with NaN or infinite values"]
+    assert [str(w.message) for w in caught] == [f"{path}: dropped 1 of 3 splats with non-finite values"]
 
 
 def test_splat_file_with_all_zero_quaternion_bytes_still_reads_unit_quaternions(tmp_path):

@@ -94,9 +94,7 @@ def _check_header(path: Path) -> None:
             )
 
 
-def read_ply(path: str | os.PathLike) -> SplatSet:
-    """Read a 3DGS `.ply` into a SplatSet. Raises InputError for anything malformed."""
-    path = Path(path)
+def _read_vertex(path: Path) -> tuple[PlyData, np.ndarray]:
     _check_header(path)
     try:
         ply = PlyData.read(str(path))
@@ -105,37 +103,56 @@ def read_ply(path: str | os.PathLike) -> SplatSet:
         raise InputError(f"{path}: PLY header claims more data than fits in memory") from None
     except Exception as exc:  # plyfile's parse errors derive from Exception only
         raise InputError(f"{path}: malformed PLY ({exc})".replace("\n", " ")) from None
+    return ply, vertex
+
+
+def _numbered(path: Path, names: set[str], prefix: str) -> list[str]:
+    """The properties ``prefix0, prefix1, ...`` in order; InputError when not numbered 0..n-1."""
+    keys = sorted((k for k in names if re.fullmatch(rf"{prefix}\d+", k)), key=lambda k: int(k[len(prefix):]))
+    if [int(k[len(prefix):]) for k in keys] != list(range(len(keys))):
+        raise InputError(f"{path}: {prefix}* properties are not numbered 0..{len(keys) - 1}")
+    return keys
+
+
+def _columns(path: Path, vertex: np.ndarray, *keys: str) -> np.ndarray:
     names = set(vertex.dtype.names or ())
+    missing = [k for k in keys if k not in names]
+    if missing:
+        raise InputError(f"{path}: PLY vertex lacks properties {', '.join(missing)}; not a 3DGS file")
+    lists = [k for k in keys if vertex.dtype[k].kind not in "iuf"]
+    if lists:
+        raise InputError(f"{path}: PLY vertex property {lists[0]} is a list, not a number; not a 3DGS file")
+    if not keys:
+        return np.zeros((len(vertex), 0), np.float32)
+    return np.stack([np.asarray(vertex[k], dtype=np.float32) for k in keys], axis=1)
 
-    def columns(*keys: str) -> np.ndarray:
-        missing = [k for k in keys if k not in names]
-        if missing:
-            raise InputError(f"{path}: PLY vertex lacks properties {', '.join(missing)}; not a 3DGS file")
-        lists = [k for k in keys if vertex.dtype[k].kind not in "iuf"]
-        if lists:
-            raise InputError(f"{path}: PLY vertex property {lists[0]} is a list, not a number; not a 3DGS file")
-        return np.stack([np.asarray(vertex[k], dtype=np.float32) for k in keys], axis=1)
 
-    rest_keys = sorted(
-        (k for k in names if re.fullmatch(r"f_rest_\d+", k)), key=lambda k: int(k.split("_")[-1])
-    )
+def _splats_from_vertex(path: Path, vertex: np.ndarray) -> SplatSet:
+    names = set(vertex.dtype.names or ())
+    rest_keys = _numbered(path, names, "f_rest_")
     if len(rest_keys) % 3:
         raise InputError(f"{path}: {len(rest_keys)} f_rest properties is not a multiple of 3")
-    if [int(k.split("_")[-1]) for k in rest_keys] != list(range(len(rest_keys))):
-        raise InputError(f"{path}: f_rest properties are not numbered 0..{len(rest_keys) - 1}")
     k = len(rest_keys) // 3
     sh_degree_for(k)
     n = len(vertex)
-    rest = columns(*rest_keys) if k else np.zeros((n, 0), np.float32)
-    splats = SplatSet(
-        means=columns("x", "y", "z"),
-        scales=columns("scale_0", "scale_1", "scale_2"),
-        quats=columns("rot_0", "rot_1", "rot_2", "rot_3"),
-        opacities=columns("opacity")[:, 0],
-        sh0=columns("f_dc_0", "f_dc_1", "f_dc_2"),
-        shN=rest.reshape(n, 3, k).transpose(0, 2, 1),
+    return SplatSet(
+        means=_columns(path, vertex, "x", "y", "z"),
+        scales=_columns(path, vertex, "scale_0", "scale_1", "scale_2"),
+        quats=_columns(path, vertex, "rot_0", "rot_1", "rot_2", "rot_3"),
+        opacities=_columns(path, vertex, "opacity")[:, 0],
+        sh0=_columns(path, vertex, "f_dc_0", "f_dc_1", "f_dc_2"),
+        shN=_columns(path, vertex, *rest_keys).reshape(n, 3, k).transpose(0, 2, 1),
     )
-    return splats
+
+
+def read_ply(path: str | os.PathLike) -> SplatSet:
+    """Read a 3DGS `.ply` into a SplatSet. Raises InputError for anything malformed.
+
+    A dynamic PLY (STG or motion-basis layout) reads as its splats at rest.
+    """
+    path = Path(path)
+    _, vertex = _read_vertex(path)
+    return _splats_from_vertex(path, vertex)
 
 
 def ply_vertex_array(splats: SplatSet) -> np.ndarray:
