@@ -306,10 +306,13 @@ def worker(connection) -> None:
         connection.send((outcome, message[:300], time.perf_counter() - start, _peak_rss()))
 
 
+SPAWN = mp.get_context("spawn")  # fresh interpreters: a worker's memory is its own, whoever starts it
+
+
 class Worker:
     def __init__(self) -> None:
-        self.connection, child = mp.Pipe()
-        self.process = mp.Process(target=worker, args=(child,), daemon=True)
+        self.connection, child = SPAWN.Pipe()
+        self.process = SPAWN.Process(target=worker, args=(child,), daemon=True)
         self.process.start()
         child.close()
         self.connection.recv()
