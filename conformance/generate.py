@@ -25,12 +25,16 @@ from gscc.codec.config import EncodeConfig, preset
 from gscc.codec.context_coding import GaussianContextSource
 from gscc.codec.context_net import LEVELS_PER_OCTAVE, SIGMA_MIN, corner_index
 from gscc.codec.decoder import decode_scene
+from gscc.codec.dynamic_config import DynamicEncodeConfig, dynamic_preset
+from gscc.codec.dynamic_decoder import decode_dynamic
+from gscc.codec.dynamic_encoder import encode_dynamic
 from gscc.codec.encoder import encode
 from gscc.codec.quantize import forward_transform
 from gscc.container import unpack
 from gscc.io import load_splats
+from gscc.dynamic import DynamicScene, DynamicSplats, Segment
 from gscc.splats import FeatureSplats, SplatSet
-from gscc.synthetic import random_feature_splats, random_splats
+from gscc.synthetic import random_dynamic_splats, random_feature_splats, random_splats, random_stg_motion
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -293,6 +297,84 @@ HANDMADE = [
              lambda: handmade.context_10bit(sh0_context_network(), plant(62).means, seed=11), _escapes_with_high_parts),
 ]
 
+
+
+# ---------------------------------------------------------------------------- dynamic scenes
+@dataclass(frozen=True)
+class DynamicRecipe:
+    name: str
+    description: str
+    scene: Callable[[], DynamicScene]
+    config: DynamicEncodeConfig
+
+
+def stg_scene(count: int, seed: int, still: float = 0.0, degree: int = 3) -> DynamicSplats:
+    """Seeded SH-1 splats with random STG motion of ``degree``; ``still`` of them do not move."""
+    return DynamicSplats(random_splats(count, 1, seed), random_stg_motion(count, seed + 1, degree, still))
+
+
+def segments(parts: list[tuple[float, float, DynamicSplats]], fps: float, frames: int) -> DynamicScene:
+    return DynamicScene([Segment(a, b, splats) for a, b, splats in parts], fps=fps, frame_count=frames)
+
+
+DYNAMIC_RECIPES = [
+    DynamicRecipe("dynamic-stg-sh", "format 1.3: one segment of 200 STG splats (degree-3 motion), SH degree 1, "
+                  "the default dynamic preset (PLAS, 10-bit scales, 12-bit rotations, 9-bit motion, 12-bit omega, 10-bit t_center, "
+                  "8-bit t_scale, pruning by temporal visibility below 0.02), 30 fps over 50 frames",
+                  lambda: DynamicScene.single(random_dynamic_splats(200, seed=21), fps=30.0, frame_count=50),
+                  dynamic_preset("default")),
+    DynamicRecipe("dynamic-stg-mlp", "format 1.3: one segment of 97 STG splats with MLP colours (8 features, a "
+                  "2-hidden-layer colour decoder in the segment's weights chunk), unsorted, ANS, no frame rate",
+                  lambda: DynamicScene.single(DynamicSplats(random_feature_splats(97, seed=22), random_stg_motion(97, 23))),
+                  dynamic_preset("default").with_overrides(sort="none", coder="ans", opacity_threshold=0.0)),
+    DynamicRecipe("dynamic-motion-basis", "format 1.3: one segment of 150 splats moved by a shared motion basis "
+                  "(4 bases, 8 knots, in a weights chunk), identity-coded 10-bit coefficients, PNG",
+                  lambda: DynamicScene.single(random_dynamic_splats(150, seed=24, kind="motion-basis"), fps=24.0, frame_count=48),
+                  dynamic_preset("default").with_overrides(sort="none", coder="png", motion_bits=10)),
+    DynamicRecipe("dynamic-segments", "format 1.3: three segments ([0, 0.25), [0.25, 0.6), [0.6, 1]) of 60, 90 "
+                  "and 75 STG splats with degree-2 motion, 25 fps over 100 frames, the small dynamic preset unsorted "
+                  "(pruned, 14-bit positions, 8-bit motion, 10-bit omega and rotations, 8-bit scales, 6-bit other attributes)",
+                  lambda: segments([(0.0, 0.25, stg_scene(60, 25, degree=2)), (0.25, 0.6, stg_scene(90, 26, degree=2)),
+                                    (0.6, 1.0, stg_scene(75, 27, degree=2))], 25.0, 100),
+                  dynamic_preset("small").with_overrides(sort="none")),
+    DynamicRecipe("dynamic-static-mask", "format 1.3: two segments: 240 STG splats of which 60% do not move (a "
+                  "one-bit motion mask; their motion decodes as zero), then 100 splats none of which moves (no "
+                  "motion planes at all); raw coding, 16-bit t_center",
+                  lambda: segments([(0.0, 0.5, stg_scene(240, 28, still=0.6)), (0.5, 1.0, stg_scene(100, 29, still=1.0))],
+                                   30.0, 60),
+                  dynamic_preset("default").with_overrides(sort="none", coder="raw", time_bits=16, opacity_threshold=0.0)),
+]
+
+
+def motion_hashes(splats: DynamicSplats) -> dict:
+    return {name: sha256(a.astype("<f4")) for name, a in splats.motion.arrays().items()}
+
+
+def dynamic_hashes(data: bytes) -> dict:
+    scene = decode_dynamic(data)
+    header = unpack(data).header
+    result = {
+        "kind": "dynamic",
+        "count": scene.count,
+        "sh_degree": scene.segments[0].splats.static.sh_degree,
+        "fps": scene.fps,
+        "frame_count": scene.frame_count,
+        "motion": header["scene"]["motion"],
+        "segments": [],
+    }
+    for segment, entry in zip(scene.segments, header["segments"]):
+        static = segment.splats.static
+        row = {
+            "start": segment.start, "end": segment.end, "count": static.count, "moving": entry["moving"],
+            "arrays": {name: sha256(a.astype("<f4")) for name, a in attribute_arrays(static).items()},
+            "motion": motion_hashes(segment.splats),
+        }
+        if isinstance(static, FeatureSplats):
+            row["color_mlp"] = {name: sha256(a) for name, a in static.decoder.to_arrays().items()}
+        result["segments"].append(row)
+    return result
+
+
 # Baked SH of an MLP-coloured vector are float computations (a least-squares fit to an
 # MLP's outputs), not bit-exact decoding: they are checked against a reference array.
 BAKED_TOLERANCE = 1e-5
@@ -330,7 +412,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     args = parser.parse_args()
     if args.list:
-        for recipe in RECIPES + HANDMADE:
+        for recipe in RECIPES + HANDMADE + DYNAMIC_RECIPES:
             print(f"{recipe.name:22s} {recipe.description}")
         return 0
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"vectors": []}
@@ -367,6 +449,22 @@ def main() -> int:
             np.save(baked, baked_reference(data))
             entry["baked"] = {"file": f"vectors/{baked.name}", "tolerance": BAKED_TOLERANCE}
         manifest["vectors"].append(entry)
+        added += 1
+        print(f"added {path.relative_to(HERE)} ({len(data):,} bytes)")
+    for recipe in DYNAMIC_RECIPES:
+        path = VECTORS / f"{recipe.name}.gsc"
+        if recipe.name in known or path.exists():
+            continue
+        data = encode_dynamic(recipe.scene(), recipe.config)
+        path.write_bytes(data)
+        manifest["vectors"].append({
+            "name": recipe.name,
+            "file": f"vectors/{path.name}",
+            "description": recipe.description,
+            "format_version": "%d.%d" % unpack(data).version,
+            "file_sha256": hashlib.sha256(data).hexdigest(),
+            "decoded": dynamic_hashes(data),
+        })
         added += 1
         print(f"added {path.relative_to(HERE)} ({len(data):,} bytes)")
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")

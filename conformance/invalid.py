@@ -364,7 +364,7 @@ CASES = [
     Case("float-where-int", "H2", "header", "scene.count is the float 3.0",
          with_header(set_path("scene.count", 3.0))),
     Case("bool-where-int", "H2", "header", "quant.bits is true", with_header(set_path("attributes.opacities.quant.bits", True))),
-    Case("scene-kind", "H3", "header", "scene.kind is 'dynamic'", with_header(set_path("scene.kind", "dynamic"))),
+    Case("scene-kind", "H3", "header", "scene.kind is 'mesh'", with_header(set_path("scene.kind", "mesh"))),
     Case("scene-color", "H3", "header", "scene.color is 'rgb'", with_header(set_path("scene.color", "rgb"))),
     Case("count-over-limit", "H4", "limit", "scene.count is 2^26 + 1", with_header(set_path("scene.count", (1 << 26) + 1))),
     Case("sh-degree-4", "H4", "header", "scene.sh_degree is 4", with_header(set_path("scene.sh_degree", 4))),

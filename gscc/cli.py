@@ -66,6 +66,11 @@ class ShCodec(str, Enum):
     scalar = "scalar"
 
 
+class DynamicFormat(str, Enum):
+    ply = "ply"
+    splatv = "splatv"
+
+
 class Backend(str, Enum):
     auto = "auto"
     taichi = "taichi"
@@ -134,9 +139,27 @@ def _encode_file(source: Path, output: Path, config, force: bool) -> tuple[dict,
     return summarize(data), seconds
 
 
+def _encode_dynamic_file(
+    source: Path, output: Path, config, fps: Optional[float], frames: Optional[int], force: bool
+) -> tuple[dict, float]:
+    from .codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES
+    from .codec.dynamic_encoder import encode_dynamic
+    from .dynamic import DynamicScene
+    from .info import summarize
+    from .io import load_dynamic
+    from .io.atomic import write_bytes_atomically
+
+    scene = DynamicScene.single(load_dynamic(source), fps=fps or DEFAULT_FPS, frame_count=frames or DEFAULT_FRAMES)
+    start = time.perf_counter()
+    data = encode_dynamic(scene, config)
+    seconds = time.perf_counter() - start
+    write_bytes_atomically(output, data, overwrite=force)
+    return summarize(data), seconds
+
+
 @app.command()
 def encode(
-    source: Path = typer.Argument(..., help="Splats to compress: a 3DGS .ply or a .splat file."),
+    source: Path = typer.Argument(..., help="Splats to compress: a 3DGS .ply or .splat; dynamic: a .splatv or STG / motion-basis .ply."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="The .gsc file to write [default: SOURCE with .gsc]."),
     preset: Preset = typer.Option(Preset.default, help="Named settings; the options below override them."),
     position_bits: Optional[int] = typer.Option(None, min=8, max=16, help="Bits per position coordinate (after sign-log)."),
@@ -145,14 +168,22 @@ def encode(
     sh_codebook: Optional[int] = typer.Option(None, min=0, max=65536, help="VQ codebook size (0: adapt to the count)."),
     coder: Optional[Coder] = typer.Option(None, help="Lossless coding per attribute; auto picks the smaller."),
     sort: Optional[Sort] = typer.Option(None, help="Arrange splats in a 2D grid with PLAS, or keep their order."),
-    prune_opacity: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Drop splats less opaque than this."),
+    prune_opacity: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Drop splats less opaque than this (dynamic: at their peak over time)."),
     prune_scale: Optional[float] = typer.Option(None, min=0.0, help="Drop splats whose largest axis is smaller."),
     prune_outliers: Optional[int] = typer.Option(None, min=0, help="Outlier removal with this many neighbours (0: off)."),
     seed: Optional[int] = typer.Option(None, help="Seed for sorting and k-means."),
+    motion_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits per motion coefficient."),
+    omega_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits per angular-velocity component."),
+    time_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits of the temporal centre (t_center)."),
+    time_scale_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits of the temporal scale."),
+    static_motion: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Dynamic: splats moving less than this fraction of the scene code no motion (0: off)."),
+    fps: Optional[float] = typer.Option(None, min=0.001, max=1000.0, help="Dynamic: the frame rate (a .splatv records none) [default: 30]."),
+    frames: Optional[int] = typer.Option(None, min=1, help="Dynamic: the frames the model spans [default: 50]."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
 ) -> None:
-    """Compress splats into a .gsc file."""
+    """Compress splats (static, or dynamic: format 1.3) into a .gsc file."""
     from .codec.config import preset as preset_config
+    from .io import is_dynamic_file
 
     output = output or source.with_suffix(".gsc")
     _check_output(output, [source], force)
@@ -169,8 +200,20 @@ def encode(
         outlier_neighbours=prune_outliers,
         seed=seed,
     )
-    config = preset_config(preset.value).with_overrides(**overrides)
-    summary, seconds = _encode_file(source, output, config, force)
+    dynamic = dict(motion_bits=motion_bits, omega_bits=omega_bits, time_bits=time_bits,
+                   time_scale_bits=time_scale_bits, static_motion=static_motion)
+    if is_dynamic_file(source):
+        from .codec.dynamic_config import dynamic_preset
+
+        config = dynamic_preset(preset.value).with_overrides(**overrides, **dynamic)
+        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames, force)
+        console.print(_dynamic_line(summary), soft_wrap=True)
+    else:
+        given = [name for name, value in {**dynamic, "fps": fps, "frames": frames}.items() if value is not None]
+        if given:
+            _fail(f"--{given[0].replace('_', '-')} applies to dynamic inputs only; {source} holds static splats")
+        config = preset_config(preset.value).with_overrides(**overrides)
+        summary, seconds = _encode_file(source, output, config, force)
     console.print(_size_table(summary))
     kept = summary["scene"]["count"]
     given = summary["encoder"].get("input_count", kept)
@@ -180,23 +223,81 @@ def encode(
     )
 
 
+def _dynamic_line(summary: dict) -> str:
+    """Duration, frame rate, segments and bitrate of a dynamic file's summary."""
+    motion = summary["scene"]["motion"]
+    params = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in motion.items() if k != "kind")
+    timing = "duration unknown"
+    if summary["duration_s"]:
+        timing = (f"{summary['duration_s']:.2f} s ({summary['frame_count']} frames at {summary['fps']:g} fps), "
+                  f"{summary['mbps']:.3f} Mbps")
+    return f"dynamic scene: {motion['kind']} motion ({params}), {len(summary['segments'])} segment(s), {timing}"
+
+
 @app.command()
 def decode(
     source: Path = typer.Argument(..., help="The .gsc file to decode."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="The .ply to write [default: SOURCE.decoded.ply]."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output",
+        help="The file to write [default: SOURCE.decoded.ply]; a dynamic file of several segments: a new folder."),
+    fmt: DynamicFormat = typer.Option(DynamicFormat.ply, "--format", help="Dynamic: an STG / motion-basis .ply or a .splatv."),
+    at: Optional[float] = typer.Option(None, "--time", min=0.0, max=1.0, help="Dynamic: write the static 3DGS .ply at this time (0..1)."),
+    segment: Optional[int] = typer.Option(None, min=0, help="Dynamic: write this segment only."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
 ) -> None:
-    """Decode a .gsc file to a standard 3DGS .ply."""
+    """Decode a .gsc file to a standard 3DGS .ply (dynamic: STG .ply, .splatv, or a snapshot)."""
     from .codec.decoder import decode as decode_bytes
+    from .codec.dynamic_decoder import dynamic_header
+    from .container import unpack
     from .io import write_ply
 
-    output = output or source.with_name(source.stem + ".decoded.ply")
+    data = _read(source)
+    try:
+        dynamic = unpack(data, select=lambda header: set()).header.get("scene", {}).get("kind") == "dynamic"
+    except (AttributeError, GsccError):
+        dynamic = False  # the static decoder reports what is wrong
+    if not dynamic:
+        given = [name for name, value in (("--time", at), ("--segment", segment)) if value is not None]
+        if given or fmt != DynamicFormat.ply:
+            _fail(f"{given[0] if given else '--format'} applies to dynamic .gsc files only; {source} holds a static scene")
+        output = output or source.with_name(source.stem + ".decoded.ply")
+        _check_output(output, [source], force)
+        start = time.perf_counter()
+        splats = decode_bytes(data)
+        seconds = time.perf_counter() - start
+        write_ply(splats, output, overwrite=force)
+        console.print(f"wrote {output}: {splats.count:,} splats, SH degree {splats.sh_degree}, decoded in {seconds:.2f} s")
+        return
+    head = dynamic_header(data)
+    single = at is not None or segment is not None or len(head.segments) == 1
+    suffix = ".ply" if at is not None else f".{fmt.value}"
+    output = output or source.with_name(source.stem + ".decoded" + (suffix if single else ""))
     _check_output(output, [source], force)
+    if not single and output.exists():
+        _fail(f"{output}: exists; a scene of {len(head.segments)} segments is written to a new folder")
     start = time.perf_counter()
-    splats = decode_bytes(_read(source))
-    seconds = time.perf_counter() - start
-    write_ply(splats, output, overwrite=force)
-    console.print(f"wrote {output}: {splats.count:,} splats, SH degree {splats.sh_degree}, decoded in {seconds:.2f} s")
+    _write_dynamic(data, output, fmt.value, at, segment)
+    console.print(f"wrote {output}: decoded in {time.perf_counter() - start:.2f} s")
+
+
+def _write_dynamic(data: bytes, output: Path, fmt: str, at: Optional[float], segment: Optional[int]) -> None:
+    """Decode a dynamic file and write what was asked: a snapshot, a segment, or the scene."""
+    from .codec.dynamic_decoder import decode_at, decode_dynamic, decode_segment
+    from .dynamic import DynamicScene
+    from .io import write_ply
+    from .io.dynamic_scene import write_dynamic, write_dynamic_scene
+    from .splats import FeatureSplats
+
+    if at is not None:
+        if segment is not None:
+            _fail("give --time or --segment, not both")
+        splats = decode_at(data, at)
+        write_ply(splats.baked() if isinstance(splats, FeatureSplats) else splats, output)
+    elif segment is not None:
+        write_dynamic(decode_segment(data, segment).splats, output, fmt)
+    else:
+        scene: DynamicScene = decode_dynamic(data)
+        write_dynamic_scene(scene, output, fmt)
 
 
 @app.command()
@@ -211,17 +312,44 @@ def info(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
+    if summary["scene"]["kind"] == "dynamic":
+        _dynamic_info(source, summary)
+        return
     scene = summary["scene"]
-    colours = f"SH degree {scene['sh_degree']}"
-    if scene.get("color") == "mlp":
-        colours = f"MLP colours (baked to SH degree {scene['sh_degree']})"
     console.print(
         f"{source}: .gsc {summary['format_version']}, {scene['kind']} scene, {scene['count']:,} splats, "
-        f"{colours}, grid {summary['grid']['height']}x{summary['grid']['width']} "
+        f"{_colours(scene)}, grid {summary['grid']['height']}x{summary['grid']['width']} "
         f"(+{summary['grid']['padding']} padding), encoder {summary['encoder'].get('name', '?')} "
         f"{summary['encoder'].get('version', '?')}"
     )
     console.print(_size_table(summary))
+
+
+def _colours(scene: dict) -> str:
+    if scene.get("color") == "mlp":
+        return f"MLP colours (baked to SH degree {scene['sh_degree']})"
+    return f"SH degree {scene['sh_degree']}"
+
+
+def _dynamic_info(source: Path, summary: dict) -> None:
+    scene = summary["scene"]
+    console.print(
+        f"{source}: .gsc {summary['format_version']}, {scene['count']:,} splats, {_colours(scene)}, encoder "
+        f"{summary['encoder'].get('name', '?')} {summary['encoder'].get('version', '?')}"
+    )
+    console.print(_dynamic_line(summary), soft_wrap=True)
+    console.print(_size_table(summary))
+    if len(summary["segments"]) > 1:
+        table = Table(title="segments")
+        for column in ("segment", "time", "splats", "moving", "grid", "bytes", "bytes/splat", "Mbps"):
+            table.add_column(column, justify="right")
+        for i, seg in enumerate(summary["segments"]):
+            table.add_row(
+                str(i), f"{seg['start']:.3f}-{seg['end']:.3f}", f"{seg['count']:,}", f"{seg['moving']:,}",
+                f"{seg['grid']['height']}x{seg['grid']['width']}", f"{seg['bytes']:,}",
+                f"{seg['bytes'] / seg['count']:.2f}", "" if seg["mbps"] is None else f"{seg['mbps']:.3f}",
+            )
+        console.print(table)
 
 
 @app.command()

@@ -14,7 +14,9 @@ from gscc.codec.decoder import decode, decode_scene
 from gscc.splats import FeatureSplats
 
 ROOT = Path(__file__).resolve().parents[1] / "conformance"
-MANIFEST = json.loads((ROOT / "manifest.json").read_text())["vectors"]
+VECTORS = json.loads((ROOT / "manifest.json").read_text())["vectors"]
+MANIFEST = [e for e in VECTORS if e["decoded"].get("kind") != "dynamic"]  # static scenes
+DYNAMIC = [e for e in VECTORS if e["decoded"].get("kind") == "dynamic"]
 
 
 def test_manifest_covers_the_codec_paths() -> None:
@@ -23,6 +25,7 @@ def test_manifest_covers_the_codec_paths() -> None:
     degrees = {entry["decoded"]["sh_degree"] for entry in MANIFEST}
     assert degrees == {0, 1, 2, 3}
     assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2"}
+    assert {entry["format_version"] for entry in DYNAMIC} == {"1.3"}
     assert any(entry["decoded"].get("color") == "mlp" for entry in MANIFEST)
 
 
@@ -89,6 +92,38 @@ def test_mlp_vector_bakes_to_its_reference_sh(entry: dict) -> None:
     coeffs = np.concatenate([baked.sh0[:, None, :], baked.shN], axis=1)
     assert coeffs.shape == reference.shape
     np.testing.assert_allclose(coeffs, reference, rtol=0, atol=entry["baked"]["tolerance"])
+
+
+def test_dynamic_vectors_cover_the_motion_models_colours_segments_and_masks() -> None:
+    """Format 1.3: STG and motion-basis motion, SH and MLP colours, several segments, a
+    partial motion mask and a segment with no moving splat."""
+    decoded = [e["decoded"] for e in DYNAMIC]
+    assert {d["motion"]["kind"] for d in decoded} == {"stg", "motion-basis"}
+    assert any("color_mlp" in s for d in decoded for s in d["segments"])
+    assert max(len(d["segments"]) for d in decoded) >= 3
+    moving = [(s["moving"], s["count"]) for d in decoded for s in d["segments"]]
+    assert any(0 < m < n for m, n in moving) and any(m == 0 for m, _ in moving)
+
+
+@pytest.mark.parametrize("entry", DYNAMIC, ids=[e["name"] for e in DYNAMIC])
+def test_dynamic_vector_decodes_bit_exactly(entry: dict) -> None:
+    from gscc.codec.dynamic_decoder import decode_dynamic
+
+    data = (ROOT / entry["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["file_sha256"], "vector file was changed"
+    scene = decode_dynamic(data)
+    expected = entry["decoded"]
+    assert (scene.count, scene.fps, scene.frame_count) == (expected["count"], expected["fps"], expected["frame_count"])
+    assert len(scene.segments) == len(expected["segments"])
+    for segment, want in zip(scene.segments, expected["segments"]):
+        static = segment.splats.static
+        assert (segment.start, segment.end, static.count, static.sh_degree) == (
+            want["start"], want["end"], want["count"], expected["sh_degree"])
+        assert segment.splats.kind == expected["motion"]["kind"]
+        assert {name: sha256(a.astype("<f4")) for name, a in attribute_arrays(static).items()} == want["arrays"]
+        assert {name: sha256(a.astype("<f4")) for name, a in segment.splats.motion.arrays().items()} == want["motion"]
+        if "color_mlp" in want:
+            assert {name: sha256(a) for name, a in static.decoder.to_arrays().items()} == want["color_mlp"]
 
 
 def sha256(array: np.ndarray) -> str:

@@ -23,6 +23,21 @@ TRANSFORM_CHOICES = {
 }
 
 
+def checked_transforms(transforms, choices: dict[str, tuple[str, ...]]) -> tuple[tuple[str, str], ...]:
+    """Transform overrides (pairs or a dict) as sorted (attribute, transform) pairs, each
+    checked against ``choices``; ValueError otherwise."""
+    pairs = transforms.items() if isinstance(transforms, dict) else transforms
+    pairs = tuple(sorted((str(name), str(transform)) for name, transform in pairs))
+    for name, transform in pairs:
+        if name not in choices:
+            raise ValueError(f"unknown attribute {name!r} in transforms; choose from {', '.join(choices)}")
+        if transform not in choices[name]:
+            raise ValueError(f"transform {transform!r} is not available for {name}; choose from {', '.join(choices[name])}")
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise ValueError("transforms name an attribute more than once")
+    return pairs
+
+
 @dataclass(frozen=True)
 class EncodeConfig:
     """Everything that decides the bytes of a `.gsc` file (with the input)."""
@@ -43,18 +58,7 @@ class EncodeConfig:
     transforms: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        pairs = self.transforms.items() if isinstance(self.transforms, dict) else self.transforms
-        pairs = tuple(sorted((str(name), str(transform)) for name, transform in pairs))
-        object.__setattr__(self, "transforms", pairs)
-        for name, transform in pairs:
-            if name not in TRANSFORM_CHOICES:
-                raise ValueError(f"unknown attribute {name!r} in transforms; choose from {', '.join(TRANSFORM_CHOICES)}")
-            if transform not in TRANSFORM_CHOICES[name]:
-                raise ValueError(
-                    f"transform {transform!r} is not available for {name}; choose from {', '.join(TRANSFORM_CHOICES[name])}"
-                )
-        if len({name for name, _ in pairs}) != len(pairs):
-            raise ValueError("transforms name an attribute more than once")
+        object.__setattr__(self, "transforms", checked_transforms(self.transforms, TRANSFORM_CHOICES))
         if self.sort not in SORTERS:
             raise ValueError(f"unknown sort {self.sort!r}; choose from {', '.join(SORTERS)}")
         if self.coder not in CODER_CHOICES:
@@ -63,9 +67,12 @@ class EncodeConfig:
             raise ValueError(f"unknown SH codec {self.sh_codec!r}; choose from {', '.join(SH_CODECS)}")
         if not 8 <= self.position_bits <= 16:
             raise ValueError("position bits must lie in 8..16")
-        for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits", "sh_bits"):
-            if not 4 <= getattr(self, name) <= 8:
-                raise ValueError(f"{name.replace('_', ' ')} must lie in 4..8")
+        # up to 16 bits (the format's limit) where a dynamic preset needs finer geometry
+        for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits"):
+            if not 4 <= getattr(self, name) <= 16:
+                raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
+        if not 4 <= self.sh_bits <= 8:
+            raise ValueError("sh bits must lie in 4..8")
         if not 0 <= self.sh_codebook <= 1 << 16:
             raise ValueError("SH codebook size must lie in 0..65536 (0: automatic)")
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..color_mlp import MAX_LAYERS, MAX_WIDTH, ColorMLP
 from ..container import FEATURES_VERSION, Container, unpack, unpack_weights
-from ..errors import HeaderError, LimitError, NonFiniteError, PayloadError, VersionError
+from ..errors import FormatError, HeaderError, LimitError, NonFiniteError, PayloadError, VersionError
 from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
 from .attributes import splats_from_arrays
 from .context_coding import check_declared_work
@@ -29,6 +29,8 @@ GEOMETRY_CHANNELS = {"means": 3, "scales": 3, "quats": 4, "opacities": 1}
 def _scene(header: dict) -> tuple[int, int, str]:
     """Splat count, SH degree and colour kind (``sh``, or ``mlp`` from format 1.1)."""
     scene = header.get("scene")
+    if isinstance(scene, dict) and scene.get("kind") == "dynamic":
+        raise FormatError("a dynamic scene (format 1.3): decode it with gscc.codec.dynamic_decoder")
     if not isinstance(scene, dict) or scene.get("kind") != "static":
         raise HeaderError("header describes no static scene")
     check_keys(scene, "scene", ("kind", "count", "sh_degree"), ("color",))
@@ -142,7 +144,11 @@ def finite_float32(values: np.ndarray, what: str) -> np.ndarray:
     return rounded
 
 
-def decode_container(container: Container) -> SplatSet | FeatureSplats:
+def decode_container(container: Container, context: Context | None = None) -> SplatSet | FeatureSplats:
+    """The splats of a static scene's header and chunks. ``context`` (optional) receives
+    the decoded scalar planes, for planes decoded after them (a dynamic segment's); without
+    it the container is a whole static file, whose every chunk must have been referenced."""
+    whole_file = context is None
     count, sh_degree, color = _scene(container.header)
     grid, cells = valid_cells(container, count)
     entries = container.header.get("attributes")
@@ -168,14 +174,15 @@ def decode_container(container: Container) -> SplatSet | FeatureSplats:
         if isinstance(entry, dict):
             check_declared_work(container, entry.get("coding"), grid[0] * grid[1])
     arrays = {}
-    context: Context = {}
+    context = {} if context is None else context
     with np.errstate(all="ignore"):
         for name, width in channels.items():  # means first: later codings may read it
             if name not in entries:
                 raise HeaderError(f"header lacks attribute {name!r}")
             values = finite_float32(decode_attribute(container, entries[name], grid, width, context, name), name)
             arrays[name] = values[cells]
-    container.check_all_referenced()
+    if whole_file:
+        container.check_all_referenced()
     if color == "mlp":
         geometry = {name: arrays[name] for name in GEOMETRY}
         return FeatureSplats(**geometry, features=arrays["features"], decoder=mlp, sh_degree=sh_degree,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..container import FEATURES_VERSION, LEARNED_VERSION, Container, pack, pack_weights
+from ..container import FEATURES_VERSION, LEARNED_VERSION, VERSION, Container, pack, pack_weights
 from ..splats import FeatureSplats, SplatSet
 from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
@@ -20,7 +20,9 @@ from .vq import VqConfig, encode_vq
 
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
 # a scene has either sh0 (SH colours) or features (MLP colours).
-SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "features": 0.3, "scales": 0.5, "opacities": 0.3, "quats": 0.2}
+# a dynamic scene's motion planes (gscc.codec.dynamic_encoder) sort with its static ones.
+SORT_WEIGHTS = {"means": 1.0, "sh0": 0.5, "features": 0.3, "scales": 0.5, "opacities": 0.3, "quats": 0.2,
+                "t_center": 0.5, "t_scale": 0.3, "motion": 0.15, "omega": 0.1, "coeffs": 0.2}
 
 
 def grid_order(prepared: dict[str, np.ndarray], n: int, config: EncodeConfig) -> tuple[tuple[int, int], np.ndarray]:
@@ -96,20 +98,51 @@ def choose_coding(
     return learned if learned is not None and learned.size < empirical.size else empirical
 
 
-def encode_tracked(
+@dataclass(frozen=True)
+class ExtraPlane:
+    """An attribute coded beside a scene's static ones (a dynamic scene's motion): its
+    (N, C) values, transform and bit depth; ``coded`` (N,) bool, when given, marks the
+    splats whose values count: the others' cells carry fill values a decoder ignores."""
+
+    name: str
+    values: np.ndarray
+    transform: str
+    bits: int
+    coded: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CodedScene:
+    """A scene's planes added to a container: its header entries (``scene``,
+    ``color_mlp`` for MLP colours, ``grid``, ``attributes``, in that order), the grid
+    ``order`` (for each row-major cell, the splat it holds; >= count: padding), the
+    padding-filled ``source`` and the format version the codings need."""
+
+    header: dict
+    order: np.ndarray
+    source: np.ndarray
+    version: tuple[int, int]
+
+
+def fill_uncoded(order: np.ndarray, n: int, coded: np.ndarray) -> np.ndarray:
+    """Source splat per cell for a plane of only the ``coded`` splats: the others' cells
+    (and padding) repeat the nearest earlier coded cell, like padding."""
+    return fill_padding(np.where((order < n) & coded[np.minimum(order, n - 1)], order, n), n)
+
+
+def code_scene(
+    container: Container,
     splats: SplatSet | FeatureSplats,
-    config: EncodeConfig = EncodeConfig(),
-    distributions: dict[str, LearnedSource] | None = None,
-) -> Encoded:
-    """Like :func:`encode`, also telling where each decoded splat came from."""
-    distributions = dict(distributions or {})
-    input_count = splats.count
-    kept = np.flatnonzero(keep_mask(splats, config.prune))
-    splats = splats.subset(kept) if len(kept) < input_count else splats
+    config: EncodeConfig,
+    distributions: dict[str, LearnedSource],
+    extra: tuple[ExtraPlane, ...] = (),
+) -> CodedScene:
+    """Sort ``splats`` (and the ``extra`` planes) into one grid and add every plane to
+    ``container``: the static scene's attributes in ATTRIBUTES order, then ``extra``."""
     n = splats.count
     arrays = attribute_arrays(splats)
     coded = [a for a in ATTRIBUTES if a.name in arrays]
-    unknown = sorted(set(distributions) - set(arrays))
+    unknown = sorted(set(distributions) - set(arrays) - {e.name for e in extra})
     if unknown:
         raise ValueError(f"distributions given for {', '.join(unknown)}, which this scene does not code")
     transforms = {a.name: config.transform_for(a.name, a.transform) for a in coded}
@@ -117,49 +150,76 @@ def encode_tracked(
         a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
         for a in coded
     }
+    for plane in extra:
+        transforms[plane.name] = plane.transform
+        prepared[plane.name] = forward_transform(plane.transform, plane.values.reshape(n, -1))
     shape, order = grid_order(prepared, n, config)
     source = fill_padding(order, n)
     padding = np.flatnonzero(order >= n).astype("<u4")
 
-    container = Container(header={})
     padding_chunk = container.add_chunk("raw", padding.tobytes()) if len(padding) else None
     entries: dict[str, dict] = {}
     context: Context = {}  # what a learned coding may read: the attributes coded before it
     learned = False
-    for attribute in coded:
-        values = prepared[attribute.name]
-        if values.shape[1] == 0:
+    masks = {plane.name: plane.coded for plane in extra if plane.coded is not None}
+    bits = {plane.name: plane.bits for plane in extra}
+    for name in [a.name for a in coded] + [plane.name for plane in extra]:
+        values = prepared[name]
+        if values.shape[1] == 0 or (name in masks and not masks[name].any()):
             continue
-        bits = config.bits_for(attribute.name)
-        if attribute.name == "shN" and config.sh_codec == "vq":
-            vq = VqConfig(codebook_size=config.sh_codebook, codebook_bits=bits, seed=config.seed)
-            entries[attribute.name] = encode_vq(container, values[source], shape, vq, config.coder)
+        depth = bits[name] if name in bits else config.bits_for(name)
+        if name == "shN" and config.sh_codec == "vq":
+            vq = VqConfig(codebook_size=config.sh_codebook, codebook_bits=depth, seed=config.seed)
+            entries[name] = encode_vq(container, values[source], shape, vq, config.coder)
             continue
-        quant = fit_quantizer(values, bits)
-        plane = quantize(values[source], quant).reshape(shape[0], shape[1], -1)
-        coding = choose_coding(plane, quant, config, distributions.get(attribute.name), context)
+        cells = source
+        if name in masks:
+            cells = fill_uncoded(order, n, masks[name])
+            quant = fit_quantizer(values[masks[name]], depth)
+        else:
+            quant = fit_quantizer(values, depth)
+        plane = quantize(values[cells], quant).reshape(shape[0], shape[1], -1)
+        coding = choose_coding(plane, quant, config, distributions.get(name), context)
         learned |= coding.entry["codec"] not in CODERS
-        entries[attribute.name] = {
+        entries[name] = {
             "codec": "scalar",
-            "transform": transforms[attribute.name],
+            "transform": transforms[name],
             "quant": quant.to_header(),
             "coding": coding.add_to(container),
         }
-        context[attribute.name] = DecodedPlane(plane, quant, transforms[attribute.name])
+        context[name] = DecodedPlane(plane, quant, transforms[name])
     scene = {"kind": "static", "count": n, "sh_degree": splats.sh_degree}
-    container.header = {"scene": scene}
+    header: dict = {"scene": scene}
+    version = VERSION
     if isinstance(splats, FeatureSplats):
         scene["color"] = "mlp"
-        container.header["color_mlp"] = color_mlp_entry(container, splats)
-        container.version = FEATURES_VERSION
+        header["color_mlp"] = color_mlp_entry(container, splats)
+        version = FEATURES_VERSION
     if learned:
-        container.version = max(container.version, LEARNED_VERSION)
-    container.header.update({
-        "grid": {"height": shape[0], "width": shape[1], "padding": padding_chunk},
-        "attributes": entries,
+        version = max(version, LEARNED_VERSION)
+    header["grid"] = {"height": shape[0], "width": shape[1], "padding": padding_chunk}
+    header["attributes"] = entries
+    return CodedScene(header, order, source, version)
+
+
+def encode_tracked(
+    splats: SplatSet | FeatureSplats,
+    config: EncodeConfig = EncodeConfig(),
+    distributions: dict[str, LearnedSource] | None = None,
+) -> Encoded:
+    """Like :func:`encode`, also telling where each decoded splat came from."""
+    input_count = splats.count
+    kept = np.flatnonzero(keep_mask(splats, config.prune))
+    splats = splats.subset(kept) if len(kept) < input_count else splats
+    n = splats.count
+    container = Container(header={})
+    coded = code_scene(container, splats, config, dict(distributions or {}))
+    container.version = coded.version
+    container.header = {
+        **coded.header,
         "encoder": {"name": "gscc", "version": __version__, "input_count": input_count, "settings": config.to_dict()},
-    })
-    return Encoded(pack(container), kept[order[order < n]])
+    }
+    return Encoded(pack(container), kept[coded.order[coded.order < n]])
 
 
 def color_mlp_entry(container: Container, splats: FeatureSplats) -> dict:

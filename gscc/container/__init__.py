@@ -1,9 +1,9 @@
 """The versioned `.gsc` container (spec/container.md)."""
 
-from .format import CHUNK_TYPES, FEATURES_VERSION, LEARNED_VERSION, MAGIC, VERSION, Container, pack, unpack
+from .format import CHUNK_TYPES, DYNAMIC_VERSION, FEATURES_VERSION, LEARNED_VERSION, MAGIC, VERSION, Container, pack, unpack
 from .weights import pack_weights, unpack_weights
 
 __all__ = [
-    "CHUNK_TYPES", "FEATURES_VERSION", "LEARNED_VERSION", "MAGIC", "VERSION", "Container", "pack", "unpack", "pack_weights",
+    "CHUNK_TYPES", "DYNAMIC_VERSION", "FEATURES_VERSION", "LEARNED_VERSION", "MAGIC", "VERSION", "Container", "pack", "unpack", "pack_weights",
     "unpack_weights",
 ]

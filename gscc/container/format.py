@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Optional
 
 import msgpack
 
@@ -29,6 +30,7 @@ MAGIC = b"\x89GSC\r\n\x1a\n"
 VERSION = (1, 0)  # what a file is written as unless it uses a later addition...
 FEATURES_VERSION = (1, 1)  # ...such as MLP-coloured scenes (spec/static.md)
 LEARNED_VERSION = (1, 2)  # ...or learned-distribution coding (spec/codecs.md)
+DYNAMIC_VERSION = (1, 3)  # dynamic scenes (spec/dynamic.md)
 PREAMBLE = struct.Struct("<8sHHII")
 CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table")
 MAX_HEADER_BYTES = 16 << 20
@@ -41,9 +43,9 @@ class Container:
     """A parsed container: the header map (without its chunk table) and the chunk payloads."""
 
     header: dict[str, Any]
-    chunks: list[tuple[str, bytes]] = field(default_factory=list)
+    chunks: list[tuple[str, Optional[bytes]]] = field(default_factory=list)  # None: not loaded
     version: tuple[int, int] = VERSION
-    referenced: set[int] = field(default_factory=set, compare=False, repr=False)
+    referenced: Counter = field(default_factory=Counter, compare=False, repr=False)  # index -> reads
 
     def add_chunk(self, kind: str, data: bytes) -> int:
         """Append a chunk and return its index in the chunk table."""
@@ -53,23 +55,27 @@ class Container:
         return len(self.chunks) - 1
 
     def chunk(self, index: Any, kind: str) -> bytes:
-        """The payload of chunk ``index``, checked to be of type ``kind`` and referred to
-        only once (spec/validation.md: every chunk is referenced exactly once)."""
+        """The payload of chunk ``index``, checked to be of type ``kind``; the read is
+        counted for :meth:`check_all_referenced`."""
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.chunks):
             raise HeaderError(f"header refers to chunk {index!r}, but the file has {len(self.chunks)}")
         actual, data = self.chunks[index]
         if actual != kind:
             raise HeaderError(f"chunk {index} is of type {actual!r}, expected {kind!r}")
-        if index in self.referenced:
-            raise HeaderError(f"header refers to chunk {index} twice")
-        self.referenced.add(index)
+        if data is None:
+            raise HeaderError(f"chunk {index} was not read (it belongs to another part of the file)")
+        self.referenced[index] += 1
         return data
 
     def check_all_referenced(self) -> None:
-        """HeaderError unless the header referred to every chunk (after a full decode)."""
-        unused = sorted(set(range(len(self.chunks))) - self.referenced)
-        if unused:
-            raise HeaderError(f"chunk {unused[0]} is not referred to by the header")
+        """HeaderError unless the header referred to every chunk exactly once (after the
+        decode of a whole file)."""
+        for index in range(len(self.chunks)):
+            if self.referenced[index] != 1:
+                raise HeaderError(
+                    f"chunk {index} is not referred to by the header" if not self.referenced[index]
+                    else f"header refers to chunk {index} {self.referenced[index]} times"
+                )
 
 
 def pack(container: Container) -> bytes:
@@ -160,8 +166,12 @@ def read_preamble(data: bytes) -> tuple[tuple[int, int], int, int]:
     return (major, minor), header_len, header_crc
 
 
-def unpack(data: bytes) -> Container:
-    """Parse and verify a container. Raises FormatError for anything malformed."""
+def unpack(data: bytes, select: Optional[Callable[[dict], set[int]]] = None) -> Container:
+    """Parse and verify a container. Raises FormatError for anything malformed.
+
+    ``select``, given the header (without its chunk table), names the chunks to read: the
+    others are checked for their place in the table only, not read or checksummed, and
+    are held as ``None`` (a decoder of one segment of a dynamic file reads its chunks only)."""
     version, header_len, header_crc = read_preamble(data)
     start = PREAMBLE.size
     header_bytes = data[start : start + header_len]
@@ -178,7 +188,8 @@ def unpack(data: bytes) -> Container:
     if len(table) > MAX_CHUNKS:
         raise LimitError(f"the chunk table has {len(table)} entries, more than {MAX_CHUNKS}")
     payload = memoryview(data)[start + header_len :]
-    chunks: list[tuple[str, bytes]] = []
+    wanted = None if select is None else select(header)
+    chunks: list[tuple[str, Optional[bytes]]] = []
     expected_offset = 0
     for i, entry in enumerate(table):
         if (
@@ -195,6 +206,10 @@ def unpack(data: bytes) -> Container:
             raise ContainerError(f"corrupt .gsc header: chunk {i} does not follow chunk {i - 1}")
         if offset + length > len(payload):
             raise ContainerError(f"truncated .gsc file: chunk {i} ends past the end of the file")
+        if wanted is not None and i not in wanted:
+            chunks.append((kind, None))
+            expected_offset = offset + length
+            continue
         body = bytes(payload[offset : offset + length])
         if zlib.crc32(body) != crc:
             raise ContainerError(f"corrupt .gsc file: checksum mismatch in chunk {i} ({kind})")

@@ -1,0 +1,194 @@
+"""Dynamic codec benchmark: post-training compression of real Spacetime Gaussians models.
+
+For each `.splatv` file (the four STG models in ../shared/data/splatv by default) and each
+rate-distortion point (the dynamic presets, plus motion bit depths on the default preset):
+bytes of the `.gsc` against the `.splatv` source (64 B per splat) and against a float32
+STG `.ply` of the same splats, the bitrate (Mbps at 30 fps over 50 frames: the defaults a
+`.splatv` gets, as it records neither), and the render PSNR of the decoded file against
+the source as read (the reference), over cameras x times: the file's header camera plus
+orbit cameras around the splats at t = 0.5, each at ``--times`` times evenly spread over
+[0, 1], rendered by the Taichi CPU backend at ``--width`` pixels across.
+
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python bench/dynamic_codec_bench.py
+    .venv/bin/python bench/dynamic_codec_bench.py --files hanabi2 --points default,small --times 10
+
+Writes bench/results/dynamic_codec_bench.{json,md} and dynamic_codec_rd.png (matplotlib).
+Target (issue 11): <= 0.2x the .splatv bytes at >= 45 dB PSNR on every file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gscc.cameras import Camera, load_cameras
+from gscc.codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES, DYNAMIC_PRESETS, DynamicEncodeConfig
+from gscc.codec.dynamic_decoder import decode_dynamic
+from gscc.codec.dynamic_encoder import encode_dynamic_tracked
+from gscc.dynamic import DynamicScene
+from gscc.eval.render_views import Renderer
+from gscc.io import load_dynamic, write_dynamic_ply
+from gscc.io.splatv import read_splatv_cameras
+from gscc.eval.metrics import psnr
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "splatv"
+RESULTS = ROOT / "bench" / "results"
+FILES = ("spinach_4", "coffee10", "coffeeshort2", "hanabi2")
+TARGET_RATIO, TARGET_PSNR = 0.2, 45.0
+PSNR_CAP = 100.0  # identical renders
+
+
+def rd_points() -> dict[str, DynamicEncodeConfig]:
+    """The presets, then the default preset with one setting changed."""
+    points = dict(DYNAMIC_PRESETS)
+    base = DYNAMIC_PRESETS["default"]
+    points["default-m8"] = base.with_overrides(motion_bits=8)
+    points["default-m11"] = base.with_overrides(motion_bits=11)
+    points["default-omega10"] = base.with_overrides(omega_bits=10)
+    points["default-prune0.05"] = base.with_overrides(opacity_threshold=0.05)
+    points["default-p14"] = base.with_overrides(position_bits=14)
+    points["default-nomask"] = base.with_overrides(static_motion=0.0)
+    return points
+
+
+def header_camera(path: Path, width: int) -> list[Camera]:
+    """The `.splatv` header's first camera (OpenCV camera-to-world), scaled to ``width``."""
+    cameras = read_splatv_cameras(path)
+    if not cameras:
+        return []
+    c = cameras[0]
+    c2w = np.eye(4)
+    c2w[:3, :3] = np.asarray(c["rotation"], np.float64)
+    c2w[:3, 3] = np.asarray(c["position"], np.float64)
+    camera = Camera(int(c["width"]), int(c["height"]), float(c["fx"]), float(c["fy"]), c["width"] / 2.0,
+                    c["height"] / 2.0, np.linalg.inv(c2w), name="header")
+    return [camera.scaled(width / camera.width)]
+
+
+def render_all(scene: DynamicScene, cameras: list[Camera], times: np.ndarray) -> list[np.ndarray]:
+    images = []
+    for t in times:
+        renderer = Renderer(scene.at(float(t)), backend="taichi")
+        images += [renderer.render(camera)[0] for camera in cameras]
+    return images
+
+
+def bench_file(path: Path, points: dict, args) -> list[dict]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = load_dynamic(path)
+    scene = DynamicScene.single(source, fps=DEFAULT_FPS, frame_count=DEFAULT_FRAMES)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dynamic_ply(source, Path(tmp) / "f32.ply")
+        ply_bytes = (Path(tmp) / "f32.ply").stat().st_size
+    splatv_bytes = 64 * source.count
+    cameras = header_camera(path, args.width)
+    if args.orbit:
+        cameras += load_cameras(f"orbit:{args.orbit}", splats=source.at(0.5), width=args.width,
+                                height=args.width * 9 // 16)
+    times = np.linspace(0.0, 1.0, args.times)
+    start = time.perf_counter()
+    reference = render_all(scene, cameras, times)
+    print(f"{path.stem}: {source.count:,} splats, {len(cameras)} cameras x {len(times)} times rendered in "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
+    rows = []
+    for name, config in points.items():
+        start = time.perf_counter()
+        data = encode_dynamic_tracked(scene, config).data
+        encode_s = time.perf_counter() - start
+        start = time.perf_counter()
+        decoded = decode_dynamic(data)
+        decode_s = time.perf_counter() - start
+        scores = [min(psnr(a, b), PSNR_CAP) for a, b in zip(render_all(decoded, cameras, times), reference)]
+        row = {
+            "file": path.stem, "point": name, "splats": source.count, "kept": decoded.count,
+            "bytes": len(data), "splatv_bytes": splatv_bytes, "splatv_file_bytes": path.stat().st_size,
+            "ply_f32_bytes": ply_bytes, "ratio_splatv": len(data) / splatv_bytes, "ratio_ply": len(data) / ply_bytes,
+            "bytes_per_splat": len(data) / source.count,
+            "mbps": 8e-6 * len(data) / (DEFAULT_FRAMES / DEFAULT_FPS),
+            "psnr_mean": float(np.mean(scores)), "psnr_min": float(np.min(scores)),
+            "encode_s": encode_s, "decode_s": decode_s,
+        }
+        row["meets_target"] = row["ratio_splatv"] <= TARGET_RATIO and row["psnr_min"] >= TARGET_PSNR
+        rows.append(row)
+        print(f"  {name:16s} {row['bytes']:>9,} B  {row['ratio_splatv']:.3f}x splatv  {row['ratio_ply']:.3f}x ply  "
+              f"{row['mbps']:.3f} Mbps  PSNR mean {row['psnr_mean']:.2f} min {row['psnr_min']:.2f} dB  "
+              f"(encode {encode_s:.1f} s, decode {decode_s:.2f} s)", flush=True)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| file | point | splats (kept) | bytes | x .splatv | x f32 PLY | B/splat | Mbps | PSNR mean | PSNR min | target |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['file']} | {r['point']} | {r['splats']:,} ({r['kept']:,}) | {r['bytes']:,} | {r['ratio_splatv']:.3f} | "
+            f"{r['ratio_ply']:.3f} | {r['bytes_per_splat']:.2f} | {r['mbps']:.3f} | {r['psnr_mean']:.2f} | "
+            f"{r['psnr_min']:.2f} | {'yes' if r['meets_target'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in dict.fromkeys(r["file"] for r in rows):
+        mine = [r for r in rows if r["file"] == name]
+        points = ax.scatter([r["ratio_splatv"] for r in mine], [r["psnr_min"] for r in mine], label=name, s=18)
+        front, best = [], -np.inf  # the points no smaller point beats
+        for r in sorted(mine, key=lambda r: r["ratio_splatv"]):
+            if r["psnr_min"] > best:
+                front.append(r)
+                best = r["psnr_min"]
+        ax.plot([r["ratio_splatv"] for r in front], [r["psnr_min"] for r in front], color=points.get_facecolor()[0], lw=1)
+    ax.axvline(TARGET_RATIO, color="grey", ls="--", lw=1)
+    ax.axhline(TARGET_PSNR, color="grey", ls="--", lw=1)
+    ax.set_xlabel("bytes / .splatv bytes (64 B per splat)")
+    ax.set_ylabel("PSNR against the source (dB, worst of cameras x times)")
+    ax.set_title("gscc dynamic codec: rate-distortion on STG models")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--files", default=",".join(FILES))
+    parser.add_argument("--points", default=None, help="comma-separated RD points (default: all)")
+    parser.add_argument("--times", type=int, default=10, help="times in [0, 1] per camera")
+    parser.add_argument("--orbit", type=int, default=3, help="orbit cameras beside the header camera")
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--replot", action="store_true", help="table and plot again from the saved JSON")
+    args = parser.parse_args()
+    if args.replot:
+        rows = json.loads((args.out / "dynamic_codec_bench.json").read_text())
+        plot(rows, args.out / "dynamic_codec_rd.png")
+        print(markdown(rows))
+        return
+    points = rd_points()
+    if args.points:
+        points = {name: points[name] for name in args.points.split(",")}
+    rows = []
+    for name in args.files.split(","):
+        rows += bench_file(args.data / f"{name}.splatv", points, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "dynamic_codec_bench.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (args.out / "dynamic_codec_bench.md").write_text(markdown(rows))
+    plot(rows, args.out / "dynamic_codec_rd.png")
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()

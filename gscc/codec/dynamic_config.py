@@ -1,0 +1,99 @@
+"""The dynamic encoder's typed configuration: the static settings (used for each segment's
+static planes) plus the bit depths and transforms of the motion planes, the static-splat
+mask's tolerance, and the presets (one per static preset, same names)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from .config import PRESETS, EncodeConfig, checked_transforms
+
+# Transforms a motion attribute may be coded with (every one is a 1.0 inverse transform,
+# spec/codecs.md); the first is the default. Motion coefficients are heavy-tailed (most
+# small, a few large): sign-log spends the levels where most values are.
+DYNAMIC_TRANSFORM_CHOICES = {
+    "motion": ("signlog", "identity"),
+    "omega": ("identity", "signlog"),
+    "t_center": ("identity",),
+    "t_scale": ("identity",),
+    "coeffs": ("identity", "signlog"),
+}
+BITS_FIELDS = {"motion": "motion_bits", "coeffs": "motion_bits", "omega": "omega_bits",
+               "t_center": "time_bits", "t_scale": "time_scale_bits"}
+# Fallbacks for a .splatv or dynamic .ply, which record no frame rate or frame count:
+# N3DV videos are 30 fps and Spacetime Gaussians trains one model per 50 frames.
+DEFAULT_FPS = 30.0
+DEFAULT_FRAMES = 50
+
+
+@dataclass(frozen=True)
+class DynamicEncodeConfig:
+    """Everything that decides the bytes of a dynamic `.gsc` file (with the input).
+
+    ``static`` codes each segment's static planes, and its pruning applies with the
+    opacity threshold meaning a splat's *peak* opacity over the segment (temporal
+    visibility). ``static_motion``: a splat moving less than this fraction of the scene's
+    extent (and turning by less than this, in unit-quaternion distance) over its segment
+    is static: it codes no motion (0 disables the mask)."""
+
+    static: EncodeConfig = field(default_factory=EncodeConfig)
+    motion_bits: int = 9  # motion coefficients, motion-basis coefficients
+    omega_bits: int = 12
+    time_bits: int = 10  # t_center
+    time_scale_bits: int = 8  # t_scale
+    static_motion: float = 1e-4
+    # per-attribute transform overrides for the motion planes, e.g. (("motion", "identity"),)
+    transforms: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transforms", checked_transforms(self.transforms, DYNAMIC_TRANSFORM_CHOICES))
+        for name in set(BITS_FIELDS.values()):
+            if not 4 <= getattr(self, name) <= 16:
+                raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
+        if not 0.0 <= self.static_motion < 1.0:
+            raise ValueError("static motion tolerance must lie in [0, 1)")
+
+    def bits_for(self, attribute: str) -> int:
+        return getattr(self, BITS_FIELDS[attribute])
+
+    def transform_for(self, attribute: str) -> str:
+        return dict(self.transforms).get(attribute, DYNAMIC_TRANSFORM_CHOICES[attribute][0])
+
+    def to_dict(self) -> dict:
+        settings = asdict(self)
+        settings["static"] = self.static.to_dict()
+        return settings
+
+    def with_overrides(self, **overrides) -> "DynamicEncodeConfig":
+        """A copy with the given fields (its own or the static config's, including
+        pruning) replaced; ``None`` values are ignored."""
+        own = {k: v for k, v in overrides.items() if k in self.__dataclass_fields__ and k != "static" and v is not None}
+        rest = {k: v for k, v in overrides.items() if k not in self.__dataclass_fields__}
+        return replace(self, static=self.static.with_overrides(**rest), **own)
+
+
+# One dynamic preset per static preset (same names, same sorting and coders). The bit
+# depths and the visibility threshold were chosen on the STG models of
+# bench/dynamic_codec_bench.py (bench/README.md): renders against the source are most
+# sensitive to scales, rotations and angular velocity (omega), much less to the motion
+# coefficients; pruning splats whose peak opacity stays below 0.02 costs nothing visible.
+DYNAMIC_PRESETS: dict[str, DynamicEncodeConfig] = {
+    "default": DynamicEncodeConfig(
+        static=PRESETS["default"].with_overrides(scale_bits=10, rotation_bits=12, opacity_threshold=0.02),
+        motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8),
+    "small": DynamicEncodeConfig(
+        static=PRESETS["small"].with_overrides(scale_bits=8, rotation_bits=10, opacity_threshold=0.05),
+        motion_bits=8, omega_bits=10, time_bits=10, time_scale_bits=8, static_motion=3e-4),
+    "high": DynamicEncodeConfig(
+        static=PRESETS["high"].with_overrides(scale_bits=12, rotation_bits=12, opacity_bits=10),
+        motion_bits=12, omega_bits=14, time_bits=14, time_scale_bits=12, static_motion=0.0),
+    "gsplat-png": DynamicEncodeConfig(static=PRESETS["gsplat-png"], motion_bits=16, omega_bits=16, time_bits=16,
+                                      time_scale_bits=16, static_motion=0.0, transforms=(("motion", "identity"),)),
+}
+
+
+def dynamic_preset(name: str) -> DynamicEncodeConfig:
+    try:
+        return DYNAMIC_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(DYNAMIC_PRESETS)}") from None

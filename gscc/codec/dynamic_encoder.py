@@ -1,0 +1,184 @@
+"""The dynamic post-training encoder: each segment of a DynamicScene is coded as a static
+scene with extra planes (its motion) in the same sorted grid (spec/dynamic.md).
+
+Per segment: prune splats whose peak opacity over the segment stays below the threshold
+(temporal visibility, plus the static pruning by scale and outliers), mark static splats
+(negligible motion: they code no motion, a one-bit plane says which), sort every plane
+(motion included) into one PLAS grid, quantize and code each plane as the static encoder
+does; the motion model's shared arrays (a motion basis) go in a ``weights`` chunk.
+Segments' chunks follow one another, so a file can be cut at segment boundaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .. import __version__
+from ..container import DYNAMIC_VERSION, Container, pack, pack_weights
+from ..dynamic import DynamicScene, DynamicSplats, STGMotion
+from ..dynamic.splats import normalised, sigmoid
+from ..splats import FeatureSplats
+from .attributes import ATTRIBUTES
+from .dynamic_config import DynamicEncodeConfig
+from .dynamic_layout import LAYOUTS, motion_entry
+from .encoder import ExtraPlane, code_scene
+from .learned import LearnedSource
+from .lossless import code_plane
+from .prune import keep_mask
+from .quantize import forward_transform, inverse_transform
+
+# times a segment is sampled at (for visibility and motion) when its frame count is unknown
+DEFAULT_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class DynamicEncoded:
+    """An encoded file and, per segment, which input splat each decoded splat came from."""
+
+    data: bytes
+    source_index: list[np.ndarray]
+
+
+def sample_times(segment_frames: Optional[int]) -> np.ndarray:
+    """The local times a segment is judged at: its frames (both ends included)."""
+    return np.linspace(0.0, 1.0, max(int(segment_frames or DEFAULT_SAMPLES), 2))
+
+
+def peak_opacity(splats: DynamicSplats, times: np.ndarray) -> np.ndarray:
+    """(N,) each splat's largest opacity over ``times`` (temporal visibility)."""
+    return sigmoid(splats.static.opacities) * splats.motion.visibility(times)
+
+
+def visible_mask(splats: DynamicSplats, config: DynamicEncodeConfig, times: np.ndarray) -> np.ndarray:
+    """Splats kept: peak opacity at least the threshold, and the static pruning's scale and
+    outlier rules. Never empty: the most visible splat stays."""
+    prune = config.static.prune
+    keep = keep_mask(splats.static, dataclasses.replace(prune, opacity_threshold=0.0))
+    peak = peak_opacity(splats, times)
+    keep &= peak >= prune.opacity_threshold
+    if not keep.any():
+        keep[int(np.argmax(peak))] = True
+    return keep
+
+
+def canonical_rotation(splats: DynamicSplats, transform: str) -> DynamicSplats:
+    """STG rotates by normalise(q + omega dt): unchanged when q and omega are divided by
+    |q| and both negated together. Make q a unit quaternion (a zero one the identity) and
+    give omega the sign the quaternion decodes with, so the decoded pair turns the same."""
+    motion = splats.motion
+    if not isinstance(motion, STGMotion):
+        return splats
+    q = np.asarray(splats.static.quats, np.float64)
+    norm = np.linalg.norm(q, axis=1, keepdims=True)
+    unit = normalised(q)
+    decoded = inverse_transform(transform, forward_transform(transform, unit))
+    sign = np.where(np.sum(decoded * unit, axis=1, keepdims=True) < 0, -1.0, 1.0)
+    omega = np.where(norm > 1e-12, motion.omega / np.maximum(norm, 1e-12), motion.omega) * sign
+    static = dataclasses.replace(splats.static, quats=(unit * sign).astype(np.float32))
+    return DynamicSplats(static, dataclasses.replace(motion, omega=omega.astype(np.float32)))
+
+
+def moving_mask(splats: DynamicSplats, tolerance: float, times: np.ndarray) -> np.ndarray:
+    """(N,) True for splats that move: over ``times`` their position changes by more than
+    ``tolerance`` times the scene's extent, or their unit quaternion by more than
+    ``tolerance``. Everything moves when the tolerance is 0."""
+    n = splats.count
+    if tolerance <= 0:
+        return np.ones(n, bool)
+    means = np.asarray(splats.static.means, np.float64)
+    extent = float(np.linalg.norm(np.percentile(means, 99, axis=0) - np.percentile(means, 1, axis=0)))
+    offset = np.zeros(n)
+    turn = np.zeros(n)
+    for t in times:
+        change = splats.motion.evaluate(float(t))
+        if change.offset is not None:
+            offset = np.maximum(offset, np.linalg.norm(change.offset.astype(np.float64), axis=1))
+        if change.rotation is not None:
+            turn = np.maximum(turn, np.linalg.norm(change.rotation.astype(np.float64), axis=1))
+    return (offset > tolerance * max(extent, 1e-12)) | (turn > tolerance)
+
+
+def encode_segment(
+    container: Container,
+    splats: DynamicSplats,
+    config: DynamicEncodeConfig,
+    distributions: dict[str, LearnedSource],
+    times: np.ndarray,
+) -> tuple[dict, np.ndarray]:
+    """Add one segment's chunks to ``container``; return its header entry (without its
+    span) and, per decoded splat, its index in ``splats``."""
+    kept = np.flatnonzero(visible_mask(splats, config, times))
+    splats = splats.subset(kept) if len(kept) < splats.count else splats
+    quats = next(a for a in ATTRIBUTES if a.name == "quats")
+    splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
+    n = splats.count
+    layout = LAYOUTS[splats.kind]
+    moving = moving_mask(splats, config.static_motion, times)
+    arrays = splats.motion.arrays()
+    extra = tuple(
+        ExtraPlane(name, arrays[name].reshape(n, -1), config.transform_for(name), config.bits_for(name),
+                   moving if name in layout.moving and not moving.all() else None)
+        for name in splats.motion.per_splat
+    )
+    coded = code_scene(container, splats.static, config.static, distributions, extra)
+    entry = {"count": n, **{k: v for k, v in coded.header.items() if k != "scene"}, "moving": int(moving.sum())}
+    mask = None
+    if 0 < moving.sum() < n:
+        plane = moving[coded.source].astype(np.uint16).reshape(entry["grid"]["height"], entry["grid"]["width"], 1)
+        mask = code_plane(plane, 1, config.static.coder).add_to(container)
+    entry["motion_mask"] = mask
+    shared = {name: a for name, a in arrays.items() if name not in splats.motion.per_splat}
+    entry["shared"] = container.add_chunk("weights", pack_weights(shared)) if shared else None
+    return entry, kept[coded.order[coded.order < n]]
+
+
+def encode_dynamic_tracked(
+    scene: DynamicScene | DynamicSplats,
+    config: DynamicEncodeConfig = DynamicEncodeConfig(),
+    distributions: dict[str, LearnedSource] | None = None,
+) -> DynamicEncoded:
+    """Like :func:`encode_dynamic`, also telling where each decoded splat came from."""
+    if isinstance(scene, DynamicSplats):
+        scene = DynamicScene.single(scene)
+    first = scene.segments[0].splats
+    kinds = {(s.splats.kind, type(s.splats.static), s.splats.static.sh_degree) for s in scene.segments}
+    if len(kinds) > 1:
+        raise ValueError("every segment of a dynamic scene must have the same motion model, colours and SH degree")
+    container = Container(header={}, version=DYNAMIC_VERSION)
+    segments, sources = [], []
+    for segment in scene.segments:
+        frames = round((segment.end - segment.start) * scene.frame_count) if scene.frame_count else None
+        entry, source = encode_segment(container, segment.splats, config, dict(distributions or {}),
+                                       sample_times(frames))
+        segments.append({"start": float(segment.start), "end": float(segment.end), **entry})
+        sources.append(source)
+    scene_entry = {
+        "kind": "dynamic",
+        "count": sum(s["count"] for s in segments),
+        "sh_degree": first.static.sh_degree,
+        "color": "mlp" if isinstance(first.static, FeatureSplats) else "sh",
+        "fps": None if scene.fps is None else float(scene.fps),
+        "frame_count": scene.frame_count,
+        "motion": motion_entry(first.motion),
+    }
+    container.header = {
+        "scene": scene_entry,
+        "segments": segments,
+        "encoder": {"name": "gscc", "version": __version__, "input_count": scene.count, "settings": config.to_dict()},
+    }
+    return DynamicEncoded(pack(container), sources)
+
+
+def encode_dynamic(
+    scene: DynamicScene | DynamicSplats,
+    config: DynamicEncodeConfig = DynamicEncodeConfig(),
+    distributions: dict[str, LearnedSource] | None = None,
+) -> bytes:
+    """Encode a dynamic scene (or one dynamic splat set: a single segment) into the bytes
+    of a format 1.3 `.gsc` file. ``distributions`` as for the static encoder, keyed by
+    attribute name (static or motion planes)."""
+    return encode_dynamic_tracked(scene, config, distributions).data

@@ -1,0 +1,267 @@
+"""The dynamic codec (format 1.3): segments of dynamic splats coded as static scenes with
+motion planes, decoded back to DynamicScenes, one segment at a time when asked."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gscc.codec.decoder import decode
+from gscc.codec.dynamic_config import DYNAMIC_PRESETS, DynamicEncodeConfig
+from gscc.codec.config import PRESETS
+from gscc.codec.dynamic_decoder import decode_at, decode_dynamic, decode_segment, decode_segment_at, dynamic_header
+from gscc.codec.dynamic_encoder import encode_dynamic, encode_dynamic_tracked
+from gscc.container import Container, pack, unpack
+from gscc.dynamic import DynamicScene, DynamicSplats, MotionBasis, Segment, STGMotion
+from gscc.errors import FormatError
+from gscc.info import summarize
+from gscc.splats import FeatureSplats
+from gscc.synthetic import random_dynamic_splats, random_feature_splats, random_stg_motion
+
+FAST = DynamicEncodeConfig().with_overrides(sort="none", opacity_threshold=0.0)
+
+
+def two_segments(seed: int = 0, still: float = 0.5) -> DynamicScene:
+    d = random_dynamic_splats(300, seed=seed, still=still)
+    return DynamicScene([Segment(0.0, 0.4, d.subset(np.arange(120))), Segment(0.4, 1.0, d.subset(np.arange(120, 300)))],
+                        fps=25.0, frame_count=50)
+
+
+def moved(splats, t: float) -> np.ndarray:
+    return splats.at(t).means
+
+
+# --------------------------------------------------------------------------- round trips
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.integers(1, 60), seed=st.integers(0, 10**6), kind=st.sampled_from(["stg", "motion-basis"]),
+       still=st.sampled_from([0.0, 0.5, 1.0]), t=st.floats(0.0, 1.0))
+def test_round_trip_keeps_every_splat_close_at_any_time(count, seed, kind, still, t) -> None:
+    """Positions at any time within the quantizers' reach; the same splat count (no pruning)."""
+    source = random_dynamic_splats(count, seed=seed, kind=kind, still=still)
+    encoded = encode_dynamic_tracked(source, FAST)
+    scene = decode_dynamic(encoded.data)
+    decoded = scene.segments[0].splats
+    reference = source.subset(encoded.source_index[0])
+    assert decoded.count == count and decoded.kind == kind
+    span = float(np.ptp(source.at(t).means)) + 1.0
+    np.testing.assert_allclose(moved(decoded, t), moved(reference, t), atol=0.02 * span)
+
+
+def test_stg_rotation_survives_unnormalised_and_zero_quaternions() -> None:
+    """normalise(q + omega dt) is kept though q is stored as a unit quaternion (sign
+    included): q and omega are scaled and flipped together; a zero q is the identity."""
+    source = random_dynamic_splats(200, seed=3)
+    quats = source.static.quats * np.linspace(0.2, 5.0, 200)[:, None].astype(np.float32)
+    quats[:20] = 0.0
+    source = DynamicSplats(dataclasses.replace(source.static, quats=quats), source.motion)
+    config = FAST.with_overrides(rotation_bits=12, omega_bits=14)
+    encoded = encode_dynamic_tracked(source, config)
+    decoded = decode_dynamic(encoded.data).segments[0].splats
+    reference = source.subset(encoded.source_index[0])
+    zero = ~reference.static.quats.any(axis=1)
+    identity = DynamicSplats(dataclasses.replace(reference.static, quats=np.where(zero[:, None], [1, 0, 0, 0], reference.static.quats)),
+                             reference.motion)
+    for t in (0.0, 0.37, 1.0):
+        a, b = decoded.at(t).quats, identity.at(t).quats
+        assert np.abs(np.abs(np.sum(a * b, axis=1)) - 1.0).max() < 1e-3
+
+
+def test_mlp_coloured_segments_keep_their_features_and_decoder() -> None:
+    static = random_feature_splats(80, seed=4)
+    source = DynamicSplats(static, random_stg_motion(80, seed=5))
+    scene = decode_dynamic(encode_dynamic(source, FAST))
+    decoded = scene.segments[0].splats.static
+    assert isinstance(decoded, FeatureSplats)
+    for a, b in zip(decoded.decoder.to_arrays().values(), static.decoder.to_arrays().values()):
+        np.testing.assert_array_equal(a, b)
+    assert decode_at(encode_dynamic(source, FAST), 0.5).count == 80
+
+
+def test_motion_basis_is_stored_exactly() -> None:
+    source = random_dynamic_splats(50, seed=6, kind="motion-basis")
+    decoded = decode_dynamic(encode_dynamic(source, FAST)).segments[0].splats.motion
+    assert isinstance(decoded, MotionBasis)
+    np.testing.assert_array_equal(decoded.basis, source.motion.basis)
+
+
+# --------------------------------------------------------------------------- segments and seeking
+def test_segments_keep_their_spans_timing_and_splats() -> None:
+    scene = two_segments()
+    data = encode_dynamic(scene, FAST)
+    decoded = decode_dynamic(data)
+    assert [(s.start, s.end, s.splats.count) for s in decoded.segments] == [(0.0, 0.4, 120), (0.4, 1.0, 180)]
+    assert (decoded.fps, decoded.frame_count) == (25.0, 50)
+    head = dynamic_header(data)
+    assert head.duration == 2.0 and head.segment_index(0.4) == 1 and head.segment_index(0.39) == 0
+
+
+def test_one_segment_decodes_without_reading_the_others() -> None:
+    """Seeking: a segment's chunks alone are read; damage elsewhere does not matter to it."""
+    scene = two_segments()
+    data = encode_dynamic(scene, FAST)
+    container = unpack(data)
+    first = [i for i in range(len(container.chunks)) if i <= max_chunk(container.header["segments"][0])]
+    damaged = dataclasses.replace(container, chunks=list(container.chunks))
+    kind, body = damaged.chunks[first[-1]]
+    packed = pack(damaged)
+    offset = packed.rindex(body)  # the first segment's last chunk: corrupt it after packing (CRC now wrong)
+    broken = packed[:offset] + bytes([body[0] ^ 0xFF]) + packed[offset + 1:]
+    whole = decode_dynamic(data).segments[1].splats
+    alone = decode_segment(broken, 1).splats
+    np.testing.assert_array_equal(alone.static.means, whole.static.means)
+    np.testing.assert_array_equal(alone.motion.motion, whole.motion.motion)
+    np.testing.assert_array_equal(decode_at(broken, 0.9).means, decode_dynamic(data).at(0.9).means)
+    with pytest.raises(FormatError, match="checksum"):
+        decode_dynamic(broken)
+    with pytest.raises(FormatError, match="checksum"):
+        decode_segment(broken, 0)
+    with pytest.raises(FormatError, match="no segment"):
+        decode_segment(data, 2)
+
+
+def max_chunk(segment: dict) -> int:
+    from gscc.codec.dynamic_decoder import segment_chunks
+
+    return max(segment_chunks(segment))
+
+
+# --------------------------------------------------------------------------- mask and pruning
+def test_static_splats_code_no_motion() -> None:
+    """Half still: a one-bit mask, their motion decodes as zero; all still: no motion planes."""
+    source = random_dynamic_splats(400, seed=7, still=0.5)
+    encoded = encode_dynamic_tracked(source, FAST)
+    segment = unpack(encoded.data).header["segments"][0]
+    decoded = decode_dynamic(encoded.data).segments[0].splats
+    reference = source.subset(encoded.source_index[0])
+    still = np.abs(reference.motion.motion).max(axis=1) == 0
+    assert segment["motion_mask"] is not None and segment["moving"] == int((~still).sum())
+    assert not decoded.motion.motion[still].any() and not decoded.motion.omega[still].any()
+    assert decoded.motion.motion[~still].any(axis=1).all()
+
+    frozen = random_dynamic_splats(400, seed=7, still=1.0)
+    data = encode_dynamic(frozen, FAST)
+    segment = unpack(data).header["segments"][0]
+    assert segment["moving"] == 0 and segment["motion_mask"] is None
+    assert {"motion", "omega"}.isdisjoint(segment["attributes"])
+    assert len(data) < len(encoded.data) * 0.8
+    assert not decode_dynamic(data).segments[0].splats.motion.motion.any()
+
+
+def test_splats_never_visible_in_their_segment_are_pruned() -> None:
+    source = random_dynamic_splats(200, seed=8)
+    t_center = source.motion.t_center.copy()
+    t_center[:50] = 5.0  # centred far after the segment, narrow: never visible in [0, 1]
+    t_scale = source.motion.t_scale.copy()
+    t_scale[:50] = np.log(0.1)
+    source = DynamicSplats(source.static, dataclasses.replace(source.motion, t_center=t_center, t_scale=t_scale))
+    encoded = encode_dynamic_tracked(source, DYNAMIC_PRESETS["default"].with_overrides(sort="none"))
+    kept = encoded.source_index[0]
+    assert not np.isin(np.arange(50), kept).any()
+    assert len(kept) > 100
+
+
+def test_every_static_preset_has_a_dynamic_preset() -> None:
+    assert set(DYNAMIC_PRESETS) == set(PRESETS)
+    for name, config in DYNAMIC_PRESETS.items():
+        static = PRESETS[name]
+        assert (config.static.sort, config.static.coder, config.static.sh_codec) == (static.sort, static.coder, static.sh_codec)
+
+
+def test_config_rejects_what_the_format_cannot_hold() -> None:
+    with pytest.raises(ValueError):
+        DynamicEncodeConfig(motion_bits=17)
+    with pytest.raises(ValueError):
+        DynamicEncodeConfig(transforms=(("motion", "sigmoid"),))
+    with pytest.raises(ValueError):
+        DynamicEncodeConfig(transforms=(("means", "identity"),))
+
+
+# --------------------------------------------------------------------------- info and bitrate
+def test_info_gives_bitrate_and_sizes_per_segment() -> None:
+    data = encode_dynamic(two_segments(), FAST)
+    summary = summarize(data)
+    assert summary["format_version"] == "1.3" and summary["scene"]["kind"] == "dynamic"
+    assert summary["duration_s"] == 2.0 and summary["mbps"] == pytest.approx(8 * len(data) / 2.0 / 1e6)
+    assert len(summary["segments"]) == 2
+    rows = {row["attribute"]: row for row in summary["attributes"]}
+    assert {"means", "motion", "omega", "t_center", "t_scale", "motion_mask"} <= set(rows)
+    for name in rows:
+        assert rows[name]["bytes"] == sum(
+            r["bytes"] for s in summary["segments"] for r in s["attributes"] if r["attribute"] == name)
+    assert sum(r["bytes"] for r in summary["attributes"]) + summary["overhead"]["bytes"] == len(data)
+    assert sum(s["bytes"] for s in summary["segments"]) < len(data)
+
+
+# --------------------------------------------------------------------------- bad input
+def edited(data: bytes, edit) -> bytes:
+    container = unpack(data)
+    edit(container.header)
+    return pack(container)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda h: h["segments"][1].update(start=0.5), "does not add up"),
+    (lambda h: h["segments"][1].update(end=0.9), "does not add up"),
+    (lambda h: h["segments"][0].update(end=0.0), "does not add up"),
+    (lambda h: h["segments"][0].update(count=121), "does not add up"),
+    (lambda h: h["scene"].update(count=301), "does not add up"),
+    (lambda h: h["segments"].reverse(), "does not add up"),
+    (lambda h: h["segments"].clear(), "segment table"),
+    (lambda h: h["scene"].update(fps=float("nan")), "fps"),
+    (lambda h: h["scene"].update(frame_count=0), "frame_count"),
+    (lambda h: h["scene"]["motion"].update(kind="splines"), "unknown motion model"),
+    (lambda h: h["scene"]["motion"].update(motion_degree=4), "motion_degree"),
+    (lambda h: h["segments"][0].update(moving=10**9), "moving"),
+    (lambda h: h["segments"][0].update(motion_mask=None), "motion mask"),
+    (lambda h: h["segments"][0]["attributes"].pop("t_center"), "t_center"),
+    (lambda h: h["segments"][0]["attributes"].update(extra=h["segments"][0]["attributes"]["t_scale"]), "extra"),
+])
+def test_malformed_segment_tables_are_format_errors(edit, message) -> None:
+    data = edited(encode_dynamic(two_segments(), FAST), edit)
+    with pytest.raises(FormatError, match=message):
+        decode_dynamic(data)
+    with pytest.raises(FormatError):
+        summarize(data)
+
+
+def test_chunks_shared_between_segments_are_rejected() -> None:
+    def share(header):
+        header["segments"][1]["grid"]["padding"] = 0
+    data = edited(encode_dynamic(two_segments(), FAST), share)
+    with pytest.raises(FormatError, match="chunks before"):
+        decode_dynamic(data)
+
+
+def test_a_dynamic_scene_needs_format_1_3_and_the_static_decoder_names_it() -> None:
+    data = encode_dynamic(two_segments(), FAST)
+    assert unpack(data).version == (1, 3)
+    with pytest.raises(FormatError, match="dynamic scene"):
+        decode(data)
+    container = unpack(data)
+    old = pack(Container(container.header, container.chunks, (1, 2)))
+    with pytest.raises(FormatError, match="1.3"):
+        decode_dynamic(old)
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
+def test_a_truncated_dynamic_file_is_a_format_error(cut) -> None:
+    data = encode_dynamic(two_segments(), FAST)
+    with pytest.raises(FormatError, match="truncated"):
+        decode_dynamic(data[: int(len(data) * cut)])
+
+
+def test_a_player_seeks_in_a_memory_mapped_file(tmp_path) -> None:
+    """decode_segment_at takes any bytes-like object: a memory map reads the pages it touches."""
+    import mmap
+
+    data = encode_dynamic(two_segments(), FAST)
+    (tmp_path / "x.gsc").write_bytes(data)
+    with open(tmp_path / "x.gsc", "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        segment, local = decode_segment_at(mapped, 0.7)
+        assert (segment.start, segment.end, segment.splats.count) == (0.4, 1.0, 180)
+        assert local == pytest.approx(0.5)
+        np.testing.assert_array_equal(segment.splats.at(local).means, decode_dynamic(data).at(0.7).means)
