@@ -73,8 +73,8 @@ def vector_files() -> list[Path]:
     return sorted((CONFORMANCE / "vectors").glob("*.gsc")) + sorted((CONFORMANCE / "invalid").glob("*.gsc"))
 
 
-def mutation_counts(per_vector: int, per_invalid: int) -> list[tuple[Path, int]]:
-    return [(path, per_invalid if path.parent.name == "invalid" else per_vector) for path in vector_files()]
+def mutation_counts(per_vector: int, per_invalid: int, match: str = "") -> list[tuple[Path, int]]:
+    return [(path, per_invalid if path.parent.name == "invalid" else per_vector) for path in vector_files() if match in path.name]
 
 
 def split(data: bytes) -> tuple[int, int, Any, bytes] | None:
@@ -339,14 +339,15 @@ def cases(counts: list[tuple[Path, int]], seed: int):
 
 
 def fuzz(
-    per_vector: int, per_invalid: int, workers: int, timeout: float, seed: int, cli_every: int = 0, progress: bool = False
+    per_vector: int, per_invalid: int, workers: int, timeout: float, seed: int, cli_every: int = 0, progress: bool = False,
+    match: str = "",
 ) -> dict:
     ctx_workers = [Worker() for _ in range(workers)]
     outcomes: Counter = Counter()
     by_mutation: Counter = Counter()
     defects: list[dict] = []
     slowest, largest, total = (0.0, ""), (0, ""), 0
-    counts = mutation_counts(per_vector, per_invalid)
+    counts = mutation_counts(per_vector, per_invalid, match)
     pending = iter(cases(counts, seed))
     expected = sum(n for _, n in counts)
     done = 0
@@ -426,13 +427,14 @@ def main() -> int:
     parser.add_argument("--invalid-per-vector", type=int, default=1_000, help="mutations per invalid vector (default 1,000)")
     parser.add_argument("--cli-every", type=int, default=100,
                         help="also run gscc decode, info and info --json on every N-th case (0: never)")
+    parser.add_argument("--match", default="", help="only the vectors whose file name contains this")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case before it counts as a hang")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the figures and the defects' files here")
     args = parser.parse_args()
     report = fuzz(args.per_vector, args.invalid_per_vector, args.workers, args.timeout, args.seed, args.cli_every,
-                  progress=True)
+                  progress=True, match=args.match)
     print(f"{report['cases']:,} mutated files from {report['valid_vectors']} valid vectors (x {args.per_vector:,}) and "
           f"{report['invalid_vectors']} invalid ones (x {args.invalid_per_vector:,}) in {report['seconds']} s; "
           f"the CLI (decode, info, info --json) on {report['cli_cases']:,} of them")
