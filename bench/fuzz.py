@@ -42,6 +42,7 @@ import json
 import multiprocessing as mp
 import random
 import resource
+import shutil
 import struct
 import sys
 import time
@@ -261,6 +262,8 @@ def run_cli(data: bytes) -> tuple[str, str]:
             if args[0] == "decode":
                 if code != 0 and output.exists():
                     return "exception", "gscc decode failed but wrote its output"
+                if output.is_dir():  # a dynamic scene of several segments decodes to a folder
+                    shutil.rmtree(output)
                 output.unlink(missing_ok=True)
     return "", ""
 
@@ -388,8 +391,11 @@ def fuzz(
             if w.connection in ready:
                 try:
                     outcome, message, seconds, rss = w.connection.recv()
-                except EOFError:  # the worker died (e.g. killed by the kernel for memory)
-                    record(w.case, "memory", "worker died", time.monotonic() - w.started, 0)
+                except EOFError:  # the worker died: killed (by the kernel, for memory) or crashed
+                    w.process.join(timeout=5)
+                    killed = w.process.exitcode is not None and w.process.exitcode < 0
+                    record(w.case, "memory" if killed else "exception",
+                           f"worker died (exit code {w.process.exitcode})", time.monotonic() - w.started, 0)
                     busy.remove(w)
                     w.kill()
                     idle.append(Worker())
