@@ -14,8 +14,8 @@ seeded generator:
   table and the chunk's CRC fixed;
 * ``version``: the minor or major version changed.
 
-Each case runs in a worker process (``gscc.codec.decoder.decode_scene``, then
-``gscc.info.summarize`` and ``json.dumps`` of the summary, as ``gscc info --json``
+Each case runs in a worker process (``gscc.info.summarize``, which decodes the whole
+file, static or dynamic, then ``json.dumps`` of the summary, as ``gscc info --json``
 does; on every ``--cli-every``-th case also the command line itself, in process:
 ``gscc decode``, ``gscc info`` and ``gscc info --json``, each of which must succeed or
 exit 1 with one ``error:`` line and no output file) and is classified:
@@ -270,12 +270,10 @@ def run_cli(data: bytes) -> tuple[str, str]:
 
 def run_case(data: bytes, cli: bool = False) -> tuple[str, str]:
     """(outcome, message) of decoding and summarizing ``data`` in this process."""
-    from gscc.codec.decoder import decode_scene
     from gscc.errors import FormatError
     from gscc.info import summarize
 
-    try:
-        decode_scene(data)
+    try:  # summarize decodes the whole file first, static or dynamic (format 1.3)
         json.dumps(summarize(data))
     except FormatError as exc:
         message = str(exc)

@@ -153,7 +153,7 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
         everything += [dict(row) for row in rows]
     summary = {
         "format_version": "%d.%d" % container.version,
-        "scene": container.header["scene"],
+        "scene": _plain(container.header["scene"]),
         "duration_s": head.duration,
         "fps": head.fps,
         "frame_count": head.frame_count,
