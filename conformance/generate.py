@@ -37,6 +37,9 @@ from gscc.splats import FeatureSplats, SplatSet
 from gscc.synthetic import random_dynamic_splats, random_feature_splats, random_splats, random_stg_motion
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import handmade  # noqa: E402  (conformance/handmade.py)
+
 VECTORS = HERE / "vectors"
 MANIFEST = HERE / "manifest.json"
 SAMPLE = HERE.parent / "gscc" / "samples" / "plant-20k.splat"
@@ -255,6 +258,60 @@ RECIPES = [
            lambda: synthetic(2000, 0, seed=12), preset("default").with_overrides(coder="jxl", sort="none")),
 ]
 
+# Vectors built by hand from integer planes (conformance/handmade.py), for paths the
+# encoder's presets never take; each with a check that it takes the path it is for.
+@dataclass(frozen=True)
+class Handmade:
+    name: str
+    description: str
+    build: Callable[[], bytes]
+    check: Callable[[bytes], bool]
+
+
+def _stream_lengths(data: bytes) -> list[int]:
+    """M of every ans chunk (a u8 predictor, u8 T, T tables, then varint M)."""
+    from gscc.codec.ans import Reader
+
+    lengths = []
+    for kind, chunk in unpack(data).chunks:
+        if kind == "ans":
+            reader = Reader(chunk)
+            reader.byte()
+            for _ in range(reader.byte()):
+                for _ in range(reader.varint()):
+                    reader.varint()
+            lengths.append(reader.varint())
+    return lengths
+
+
+def _escapes_with_high_parts(data: bytes) -> bool:
+    scene = decode_scene(data)
+    return bool(np.any(np.round((scene.sh0 + 0.2) / 0.0015) >= 256))
+
+
+def _png_variants(data: bytes) -> bool:
+    return all(chunk[28] == 1 and b"tEXt" in chunk for kind, chunk in unpack(data).chunks if kind == "png")
+
+
+HANDMADE = [
+    Handmade("ans-single-word", "hand-made: three splats and a padding cell on a 2 x 2 grid, every plane "
+             "ANS-coded (predictor and tables as the encoder chooses): every rANS stream is one word (M = 1)",
+             handmade.single_word_streams, lambda data: set(_stream_lengths(data)) == {1}),
+    Handmade("vq-raw-codebook", "hand-made: SH degree 1, shN by vector quantization with a raw-coded 3 x 9 "
+             "codebook (4 bits) and raw 2-bit labels, one label in the padding cell",
+             handmade.vq_raw_codebook, lambda data: unpack(data).header["attributes"]["shN"]["codebook"]["coding"]["codec"] == "raw"),
+    Handmade("sigmoid-clamp", "hand-made: opacities that dequantize to exactly 0 and 1, clamped by the sigmoid "
+             "inverse to 2^-24 and 1 - 2^-24 (logits -16.6355...), raw planes",
+             handmade.sigmoid_clamp, lambda data: float(np.abs(decode_scene(data).opacities).max()) > 16.6),
+    Handmade("png-interlaced-ancillary", "the plant-png vector with every PNG re-written Adam7-interlaced with tEXt, "
+             "gAMA and pHYs chunks (8-bit L, RGB, RGBA and 16-bit greyscale): decodes to the same arrays",
+             lambda: handmade.interlaced_pngs((VECTORS / "plant-png.gsc").read_bytes()), _png_variants),
+    Handmade("learned-context-10bit", "format 1.2, hand-made: 10-bit sh0 coded ans-context (B > 8: escaped values "
+             "sent as a low byte, then a high part) by the sh0 network of learned-context, 62 plant positions on an "
+             "8 x 8 grid with two padding cells",
+             lambda: handmade.context_10bit(sh0_context_network(), plant(62).means, seed=11), _escapes_with_high_parts),
+]
+
 
 
 # ---------------------------------------------------------------------------- dynamic scenes
@@ -378,22 +435,27 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     args = parser.parse_args()
     if args.list:
-        for recipe in RECIPES + DYNAMIC_RECIPES:
+        for recipe in RECIPES + HANDMADE + DYNAMIC_RECIPES:
             print(f"{recipe.name:22s} {recipe.description}")
         return 0
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"vectors": []}
     known = {entry["name"] for entry in manifest["vectors"]}
     VECTORS.mkdir(exist_ok=True)
     added = 0
-    for recipe in RECIPES:
+    for recipe in RECIPES + HANDMADE:
         path = VECTORS / f"{recipe.name}.gsc"
         if recipe.name in known or path.exists():
             continue
-        data = encode(recipe.scene(), recipe.config, recipe.distributions() if recipe.distributions else None)
+        if isinstance(recipe, Handmade):
+            data = recipe.build()
+            if not recipe.check(data):
+                raise SystemExit(f"{recipe.name}: the file does not take the path it is made for")
+        else:
+            data = encode(recipe.scene(), recipe.config, recipe.distributions() if recipe.distributions else None)
         container = unpack(data)
         version = "%d.%d" % container.version
         kept = {name: a["coding"]["codec"] for name, a in container.header["attributes"].items() if a["codec"] == "scalar"}
-        for name, codec in (recipe.codings or {}).items():
+        for name, codec in (getattr(recipe, "codings", None) or {}).items():
             if kept.get(name) != codec:
                 raise SystemExit(f"{recipe.name}: {name} is coded {kept.get(name)}, the recipe needs {codec}")
         path.write_bytes(data)

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .codec.config import PRESETS
-from .errors import GsccError, GsccWarning, InputError
+from .errors import GsccError, GsccWarning, InputError, MissingExtraError
 
 _python_showwarning = warnings.showwarning
 
@@ -26,6 +26,23 @@ console = Console(markup=False, highlight=False)
 errors = Console(stderr=True, markup=False, highlight=False)
 
 SAMPLE = Path(__file__).parent / "samples" / "plant-20k.splat"
+# Modules of the `full` install extra: `pip install gscc` brings what decode and info need,
+# `pip install 'gscc[full]'` what encoding, training, rendering and evaluation need.
+FULL_EXTRA = ("torch", "taichi", "torchmetrics", "torchvision", "pycolmap", "matplotlib", "scipy", "av")
+
+
+def _extra_hint(module: str) -> str:
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "this command")
+    return f"gscc {command} needs {module}: pip install 'gscc[full]'"
+
+
+def _require(*modules: str) -> None:
+    """MissingExtraError, before any work, when a module of the full extra is missing."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(_extra_hint(module))
 
 
 # every named preset of gscc.codec.config, selectable on the command line
@@ -157,7 +174,7 @@ class _EncodeProgress:
             self._status.update(f"encoding: {stage}")
 
 
-def _encode_file(source: Path, output: Path, config, target_psnr: Optional[float] = None) -> tuple[dict, float]:
+def _encode_file(source: Path, output: Path, config, force: bool, target_psnr: Optional[float] = None) -> tuple[dict, float]:
     from .codec.encoder import encode
     from .info import summarize
     from .io import load_splats
@@ -173,11 +190,13 @@ def _encode_file(source: Path, output: Path, config, target_psnr: Optional[float
 
             data = encode_for_psnr(splats, config, target_psnr, progress=progress).encoded.data
     seconds = time.perf_counter() - start
-    write_bytes_atomically(output, data)
+    write_bytes_atomically(output, data, overwrite=force)
     return summarize(data), seconds
 
 
-def _encode_dynamic_file(source: Path, output: Path, config, fps: Optional[float], frames: Optional[int]) -> tuple[dict, float]:
+def _encode_dynamic_file(
+    source: Path, output: Path, config, fps: Optional[float], frames: Optional[int], force: bool
+) -> tuple[dict, float]:
     from .codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES
     from .codec.dynamic_encoder import encode_dynamic
     from .dynamic import DynamicScene
@@ -189,7 +208,7 @@ def _encode_dynamic_file(source: Path, output: Path, config, fps: Optional[float
     start = time.perf_counter()
     data = encode_dynamic(scene, config)
     seconds = time.perf_counter() - start
-    write_bytes_atomically(output, data)
+    write_bytes_atomically(output, data, overwrite=force)
     return summarize(data), seconds
 
 
@@ -230,6 +249,7 @@ def encode(
     if target_psnr is not None and (bits is not None or position_bits is not None):
         _fail("give --target-psnr or bit depths (--bits, --position-bits), not both")
     _check_output(output, [source], force, ".gsc")
+    _require("torch", "taichi", "scipy")
     overrides = dict(
         position_bits=position_bits,
         scale_bits=bits, rotation_bits=bits, opacity_bits=bits, color_bits=bits, sh_bits=bits,
@@ -250,14 +270,14 @@ def encode(
         if target_psnr is not None:
             _fail("--target-psnr applies to static inputs only for now")
         config = dynamic_preset(preset.value).with_overrides(**overrides, **dynamic)
-        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames)
+        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames, force)
         console.print(_dynamic_line(summary), soft_wrap=True)
     else:
         given = [name for name, value in {**dynamic, "fps": fps, "frames": frames}.items() if value is not None]
         if given:
             _fail(f"--{given[0].replace('_', '-')} applies to dynamic inputs only; {source} holds static splats")
         config = preset_config(preset.value).with_overrides(**overrides)
-        summary, seconds = _encode_file(source, output, config, target_psnr)
+        summary, seconds = _encode_file(source, output, config, force, target_psnr)
     console.print(_size_table(summary))
     if "quality" in summary["encoder"]:
         console.print(_quality_line(summary["encoder"]["quality"]))
@@ -308,7 +328,7 @@ def decode(
         start = time.perf_counter()
         splats = decode_bytes(data)
         seconds = time.perf_counter() - start
-        write_ply(splats, output)
+        write_ply(splats, output, overwrite=force)
         console.print(f"wrote {output}: {splats.count:,} splats, SH degree {splats.sh_degree}, decoded in {seconds:.2f} s")
         return
     head = dynamic_header(data)
@@ -410,6 +430,7 @@ def demo(
     from .io.atomic import write_bytes_atomically
     from .metrics import attribute_errors
 
+    _require("torch", "taichi", "torchmetrics")  # before the folder is made: none is left behind
     output_dir.mkdir(parents=True, exist_ok=True)
     splats = load_splats(SAMPLE)
     console.print(f"sample: {SAMPLE.name}, {splats.count:,} splats ({SAMPLE.stat().st_size:,} bytes as .splat)")
@@ -739,10 +760,14 @@ def main() -> None:
         code = app(standalone_mode=False)
     except GsccError as exc:
         _report(str(exc), 1)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in FULL_EXTRA:
+            raise
+        _report(_extra_hint(exc.name.split(".")[0]), 1)
     except ValueError as exc:  # invalid settings from the typed config
         _report(str(exc), 2)
     except OSError as exc:
-        _report(f"{exc.filename or ''}: {exc.strerror or exc}", 1)
+        _report(f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc), 1)
     except MemoryError:
         _report("out of memory", 1)
     except KeyboardInterrupt:

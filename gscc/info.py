@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .codec.decoder import _scene, decode_container, valid_cells
+from .codec.decoder import decode_container
 from .codec.dynamic_decoder import decode_segment_entry, is_dynamic_header, read_dynamic_header, segment_chunks
 from .container import Container, unpack
 from .errors import FormatError
@@ -31,6 +32,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, (bytes, bytearray)):
         return f"<{len(value)} bytes>"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return value
 
 
@@ -79,14 +82,14 @@ def summarize(data: bytes) -> dict[str, Any]:
     container: Container = unpack(data)
     if is_dynamic_header(container.header):
         return summarize_dynamic(data, container)
-    decode_container(container)
-    count, _, color = _scene(container.header)
-    grid, _ = valid_cells(container, count)
+    decode_container(container)  # validates the whole file: the entries read below have the spec's shape
     header = container.header
+    count, color = header["scene"]["count"], header["scene"].get("color", "sh")
+    grid = (header["grid"]["height"], header["grid"]["width"])
     attributes = attribute_rows(container, header["attributes"], _mlp_part(container, header["color_mlp"]) if color == "mlp" else {})
     return {
         "format_version": "%d.%d" % container.version,
-        "scene": header["scene"],
+        "scene": _plain(header["scene"]),
         "grid": {"height": grid[0], "width": grid[1], "padding": grid[0] * grid[1] - count},
         **_totals(data, container, attributes, count),
     }
@@ -151,7 +154,7 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
         everything += [dict(row) for row in rows]
     summary = {
         "format_version": "%d.%d" % container.version,
-        "scene": container.header["scene"],
+        "scene": _plain(container.header["scene"]),
         "duration_s": head.duration,
         "fps": head.fps,
         "frame_count": head.frame_count,

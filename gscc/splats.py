@@ -101,10 +101,15 @@ class SplatSet:
         )
 
     def is_finite(self) -> bool:
-        return all(
-            bool(np.isfinite(getattr(self, name)).all())
-            for name in ("means", "scales", "quats", "opacities", "sh0", "shN")
-        )
+        return bool(self.finite_rows().all())
+
+    def finite_rows(self) -> np.ndarray:
+        """(N,) bool: the splats whose every value is finite."""
+        rows = np.ones(self.count, dtype=bool)
+        for name in ("means", "scales", "quats", "opacities", "sh0", "shN"):
+            values = getattr(self, name)
+            rows &= np.isfinite(values.reshape(self.count, -1)).all(axis=1)
+        return rows
 
     @staticmethod
     def empty(sh_degree: int = 0) -> "SplatSet":

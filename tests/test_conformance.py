@@ -147,3 +147,17 @@ def test_dynamic_vector_decodes_bit_exactly(entry: dict) -> None:
 
 def sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def test_interlaced_pngs_with_ancillary_chunks_decode_like_plain_ones() -> None:
+    """PNG variants a conforming reader must accept (spec/validation.md, P3) change nothing."""
+    by_name = {entry["name"]: entry for entry in MANIFEST}
+    assert by_name["png-interlaced-ancillary"]["decoded"] == by_name["plant-png"]["decoded"]
+
+
+def test_vectors_cover_the_paths_the_validation_spec_names() -> None:
+    """ans-context with B > 8 (escapes in two parts), a raw VQ codebook, one-word rANS
+    streams, the sigmoid clamp, interlaced PNGs with ancillary chunks."""
+    names = {entry["name"] for entry in MANIFEST}
+    assert {"learned-context-10bit", "vq-raw-codebook", "ans-single-word", "sigmoid-clamp",
+            "png-interlaced-ancillary"} <= names

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gscc.errors import InputError
+from gscc.errors import GsccWarning, InputError
 from gscc.io import load_splats, read_splat, write_ply
 from gscc.splats import SH_C0, SplatSet, num_sh_rest
 
@@ -298,11 +298,22 @@ def test_ply_with_gap_in_f_rest_numbering_is_an_input_error(tmp_path):
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("column", ["x", "opacity", "rot_0", "f_rest_7"])
-def test_ply_with_non_finite_values_is_an_input_error(tmp_path, column, value):
+def test_ply_splats_with_non_finite_values_are_dropped_with_a_count(tmp_path, column, value):
+    """The input policy for NaN and infinity, the same for every format: drop, and say how many."""
     props = REQUIRED + [f"f_rest_{i}" for i in range(9)]
     rows = np.tile(np.concatenate([valid_row(), np.zeros(9, np.float32)]), (3, 1))
     rows[1, props.index(column)] = value
-    expect_input_error(write(tmp_path, "x.ply", ply_bytes(props, rows)), "non-finite")
+    path = write(tmp_path, "x.ply", ply_bytes(props, rows))
+    with pytest.warns(GsccWarning) as caught:
+        splats = load_splats(path)
+    assert splats.count == 2 and splats.is_finite()
+    assert [str(w.message) for w in caught] == [f"{path}: dropped 1 of 3 splats with non-finite values"]
+
+
+def test_ply_without_any_finite_splat_is_an_input_error(tmp_path):
+    rows = np.tile(valid_row(), (2, 1))
+    rows[:, REQUIRED.index("x")] = np.nan
+    expect_input_error(write(tmp_path, "x.ply", ply_bytes(REQUIRED, rows)), "no splat without NaN")
 
 
 @pytest.mark.parametrize("size", [1, 31, 33, 32 * 5 + 7])
@@ -312,11 +323,15 @@ def test_splat_file_size_not_a_multiple_of_32_is_an_input_error(tmp_path, size):
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 @pytest.mark.parametrize("field", ["pos", "scale"])
-def test_splat_file_with_non_finite_position_or_scale_is_an_input_error(tmp_path, field, value):
+def test_splat_file_splats_with_non_finite_values_are_dropped_with_a_count(tmp_path, field, value):
     rows = np.zeros(3, dtype=[("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
     rows["rot"] = (255, 128, 128, 128)
     rows[field][1, 2] = value
-    expect_input_error(write(tmp_path, "x.splat", rows.tobytes()), "non-finite")
+    path = write(tmp_path, "x.splat", rows.tobytes())
+    with pytest.warns(GsccWarning) as caught:
+        splats = load_splats(path)
+    assert splats.count == 2 and splats.is_finite()
+    assert [str(w.message) for w in caught] == [f"{path}: dropped 1 of 3 splats with non-finite values"]
 
 
 def test_splat_file_with_all_zero_quaternion_bytes_still_reads_unit_quaternions(tmp_path):

@@ -319,7 +319,7 @@ def _retype_chunk(container):
 BAD = {
     "a learned coding in a 1.1 file": (lambda c: _set_version(c, (1, 1)), "needs format 1.2"),
     "a distribution that is not a string": (_set("distribution", 7), "distribution"),
-    "params that are not a map": (_set("params", []), "malformed"),
+    "params that are not a map": (_set("params", []), "params must be an empty map"),
     "too few chunks": (lambda c: _scales(c)["chunks"].pop(), "needs 3 chunks"),
     "a chunk of another type": (_retype_chunk, "expected 'ans-table'"),
     "a truncated chunk": (_edit_first_chunk(lambda d: d[: len(d) // 2]), "truncated"),

@@ -22,7 +22,7 @@ import constriction
 import numpy as np
 
 from ..container import VERSION
-from ..errors import FormatError
+from ..errors import FormatError, HeaderError, PayloadError
 from .predict import PREDICTORS, reconstruct, residuals
 
 TABLE_BITS = 16
@@ -52,26 +52,57 @@ class Reader:
 
     def byte(self) -> int:
         if self.pos >= len(self.data):
-            raise FormatError(f"{self.what} is truncated")
+            raise PayloadError(f"{self.what} is truncated")
         self.pos += 1
         return self.data[self.pos - 1]
 
     def varint(self) -> int:
+        """An unsigned LEB128 varint: at most 5 bytes, below 2**32, and minimal (a last
+        byte of 0 after other bytes is an overlong encoding)."""
         value = shift = 0
         while True:
             byte = self.byte()
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
+                if byte == 0 and shift:
+                    raise PayloadError(f"{self.what} holds an overlong varint")
+                if value >= 1 << 32:
+                    raise PayloadError(f"{self.what} holds a varint of 2**32 or more")
                 return value
             shift += 7
             if shift >= 35:
-                raise FormatError(f"{self.what} holds an overlong varint")
+                raise PayloadError(f"{self.what} holds a varint longer than 5 bytes")
+
+    def words(self) -> np.ndarray:
+        """``varint M`` and M little-endian u32 words: an rANS stream (its last word, the
+        first one read, must not be 0)."""
+        count = self.varint()
+        words = np.frombuffer(self.bytes(4 * count), dtype="<u4").astype(np.uint32)
+        if count and words[-1] == 0:
+            raise PayloadError(f"{self.what} holds an rANS stream whose last word is 0")
+        return words
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise PayloadError(f"{self.what} has trailing bytes")
 
     def bytes(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise FormatError(f"{self.what} is truncated")
+            raise PayloadError(f"{self.what} is truncated")
         self.pos += n
         return self.data[self.pos - n : self.pos]
+
+
+def stream_coder(words: np.ndarray):
+    """constriction's rANS decoder over ``words`` (see :func:`check_stream_end`)."""
+    return constriction.stream.stack.AnsCoder(words)
+
+
+def check_stream_end(coder, what: str) -> None:
+    """After its last symbol an rANS stream must have no words left and state 0
+    (spec/validation.md): a stream that ran out of words, or holds more, is invalid."""
+    if not coder.is_empty():
+        raise PayloadError(f"{what}: the rANS stream does not end after its last symbol")
 
 
 # ---------------------------------------------------------------------------- tables
@@ -156,44 +187,45 @@ def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarra
     reader = Reader(data)
     predictor_id = reader.byte()
     if predictor_id >= len(PREDICTORS):
-        raise FormatError(f"ANS chunk names unknown predictor {predictor_id}")
+        raise PayloadError(f"ANS chunk names unknown predictor {predictor_id}")
     count = reader.byte()
     if count != (1 if bits <= 8 else 3):
-        raise FormatError(f"ANS chunk has {count} tables, expected {1 if bits <= 8 else 3}")
+        raise PayloadError(f"ANS chunk has {count} tables, expected {1 if bits <= 8 else 3}")
     tables = []
     for _ in range(count):
         alphabet = reader.varint()
         if not 2 <= alphabet <= 256:
-            raise FormatError(f"ANS table alphabet size {alphabet} is out of range")
+            raise PayloadError(f"ANS table alphabet size {alphabet} is out of range")
         freq = np.array([reader.varint() for _ in range(alphabet)], dtype=np.int64)
         if freq.min() < 1 or int(freq.sum()) != _TOTAL:
-            raise FormatError("ANS frequency table is malformed")
+            raise PayloadError("ANS frequency table is malformed")
         tables.append(freq)
-    n_words = reader.varint()
-    words = np.frombuffer(reader.bytes(4 * n_words), dtype="<u4").astype(np.uint32)
-    if reader.pos != len(data):
-        raise FormatError("ANS chunk has trailing bytes")
+    words = reader.words()
+    reader.end()
     n = height * width
     try:
-        coder = constriction.stream.stack.AnsCoder(words)
+        coder = stream_coder(words)
         if bits <= 8:
-            symbols = coder.decode(categorical(tables[0]), n).astype(np.int64)
+            symbols = coder.decode(categorical(tables[0]), n)
+            check_stream_end(coder, "ANS chunk")  # before any further work on the symbols
+            symbols = symbols.astype(np.int64)
             if symbols.max(initial=0) >= 1 << bits:
-                raise FormatError("ANS stream decodes to out-of-range symbols")
+                raise PayloadError("ANS stream decodes to out-of-range symbols")
         else:
             high = coder.decode(categorical(tables[0]), n).astype(np.int64)
             if high.max(initial=0) >= 1 << (bits - 8):
-                raise FormatError("ANS stream decodes to out-of-range symbols")
+                raise PayloadError("ANS stream decodes to out-of-range symbols")
             zero = high == 0
             low = np.empty(n, np.int64)
             n_zero = int(zero.sum())
             low[zero] = coder.decode(categorical(tables[1]), n_zero) if n_zero else []
             low[~zero] = coder.decode(categorical(tables[2]), n - n_zero) if n - n_zero else []
             symbols = (high << 8) | low
+        check_stream_end(coder, "ANS chunk")
     except FormatError:
         raise
     except Exception as exc:
-        raise FormatError(f"corrupt ANS stream: {exc}") from None
+        raise PayloadError(f"corrupt ANS stream: {exc}") from None
     return reconstruct(symbols.reshape(height, width), PREDICTORS[predictor_id], bits)
 
 
@@ -201,6 +233,7 @@ class AnsCoder:
     name = "ans"
     chunk_type = "ans"
     since = VERSION
+    param_keys = ()
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         return {}, [encode_channel(plane[:, :, c], bits) for c in range(plane.shape[2])]
@@ -208,5 +241,5 @@ class AnsCoder:
     def decode(self, params: dict, chunks: list[bytes], shape: tuple[int, int, int], bits: int) -> np.ndarray:
         height, width, channels = shape
         if len(chunks) != channels:
-            raise FormatError(f"ANS plane needs {channels} chunks, header lists {len(chunks)}")
+            raise HeaderError(f"ANS plane needs {channels} chunks, header lists {len(chunks)}")
         return np.stack([decode_channel(c, height, width, bits) for c in chunks], axis=2).astype(np.uint16)

@@ -20,8 +20,8 @@ import constriction
 import numpy as np
 
 from ..container import Container
-from ..errors import FormatError
-from .ans import TABLE_BITS, Reader, categorical, integer_frequencies, put_varint
+from ..errors import FormatError, HeaderError, PayloadError
+from .ans import TABLE_BITS, Reader, categorical, check_stream_end, integer_frequencies, put_varint, stream_coder
 from .lossless import PlaneCoding
 from .quantize import QuantParams
 
@@ -62,19 +62,19 @@ def put_table(out: bytearray, freq: np.ndarray) -> None:
 def read_table(reader: Reader, alphabet: int) -> np.ndarray:
     first = reader.varint()
     if first >= alphabet:
-        raise FormatError(f"ans-table table starts at symbol {first}, past its {alphabet}-symbol alphabet")
+        raise PayloadError(f"ans-table table starts at symbol {first}, past its {alphabet}-symbol alphabet")
     count = reader.varint()
     if not 1 <= count <= alphabet - first:
-        raise FormatError(f"ans-table table lists {count} frequencies from symbol {first} of {alphabet}")
+        raise PayloadError(f"ans-table table lists {count} frequencies from symbol {first} of {alphabet}")
     freq = np.ones(alphabet, dtype=np.int64)
     value = 1
     for i in range(count):
         value += _unzigzag(reader.varint())
         if value < 1:
-            raise FormatError("ans-table frequency table has a frequency below 1")
+            raise PayloadError("ans-table frequency table has a frequency below 1")
         freq[first + i] = value
     if int(freq.sum()) != _TOTAL:
-        raise FormatError(f"ans-table frequencies sum to {int(freq.sum())}, not {_TOTAL}")
+        raise PayloadError(f"ans-table frequencies sum to {int(freq.sum())}, not {_TOTAL}")
     return freq
 
 
@@ -93,14 +93,16 @@ def encode_channel(q: np.ndarray, freq: np.ndarray) -> bytes:
 def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarray:
     reader = Reader(data, "ans-table chunk")
     freq = read_table(reader, 1 << bits)
-    n_words = reader.varint()
-    words = np.frombuffer(reader.bytes(4 * n_words), dtype="<u4").astype(np.uint32)
-    if reader.pos != len(data):
-        raise FormatError("ans-table chunk has trailing bytes")
+    words = reader.words()
+    reader.end()
     try:
-        symbols = constriction.stream.stack.AnsCoder(words).decode(categorical(freq), height * width)
+        coder = stream_coder(words)
+        symbols = coder.decode(categorical(freq), height * width)
+        check_stream_end(coder, "ans-table chunk")
+    except FormatError:
+        raise
     except Exception as exc:
-        raise FormatError(f"corrupt ans-table stream: {exc}") from None
+        raise PayloadError(f"corrupt ans-table stream: {exc}") from None
     return symbols.astype(np.int64).reshape(height, width)
 
 
@@ -122,9 +124,9 @@ class AnsTableCoding:
     ) -> np.ndarray:
         height, width, channels = shape
         if quant.bits > MAX_BITS:
-            raise FormatError(f"ans-table coding holds planes of at most {MAX_BITS} bits, this one has {quant.bits}")
+            raise HeaderError(f"ans-table coding holds planes of at most {MAX_BITS} bits, this one has {quant.bits}")
         indices = entry["chunks"]
         if len(indices) != channels:
-            raise FormatError(f"ans-table plane needs {channels} chunks, header lists {len(indices)}")
+            raise HeaderError(f"ans-table plane needs {channels} chunks, header lists {len(indices)}")
         chunks = [container.chunk(i, CHUNK_TYPE) for i in indices]
         return np.stack([decode_channel(c, height, width, quant.bits) for c in chunks], axis=2).astype(np.uint16)

@@ -31,9 +31,9 @@ import constriction
 import numpy as np
 
 from ..container import Container
-from ..errors import FormatError
-from .ans import TABLE_BITS, Reader, categorical, put_varint
-from .context_net import LEVELS, LEVELS_PER_OCTAVE, SIGMA_MIN, ContextNetwork
+from ..errors import FormatError, HeaderError, LimitError, PayloadError
+from .ans import TABLE_BITS, Reader, categorical, check_stream_end, put_varint, stream_coder
+from .context_net import LEVELS, LEVELS_PER_OCTAVE, MAX_CONTEXT_WORK, SIGMA_MIN, ContextNetwork, declared_work_per_cell
 from .lossless import PlaneCoding
 from .quantize import QuantParams
 
@@ -164,30 +164,30 @@ def read_tables(data: bytes) -> dict[int, np.ndarray]:
     reader = Reader(data, "ans-context tables chunk")
     count = reader.varint()
     if count > LEVELS:
-        raise FormatError(f"ans-context tables chunk lists {count} tables, more than {LEVELS} levels")
+        raise PayloadError(f"ans-context tables chunk lists {count} tables, more than {LEVELS} levels")
     tables: dict[int, np.ndarray] = {}
     previous_level = -1
     for _ in range(count):
         level = reader.byte()
         if not previous_level < level < LEVELS:
-            raise FormatError("ans-context table levels are not strictly increasing levels below 64")
+            raise PayloadError("ans-context table levels are not strictly increasing levels below 64")
         k, escape, n = reader.varint(), reader.varint(), reader.varint()
         if not 1 <= k <= MAX_HALF_WIDTH or not 0 <= n <= k or not 1 <= escape < _TOTAL:
-            raise FormatError(f"ans-context table of level {level} has a malformed size or escape frequency")
+            raise PayloadError(f"ans-context table of level {level} has a malformed size or escape frequency")
         half = np.ones(k, dtype=np.int64)
         value = 0
         for r in range(n):
             value = reader.varint() if r == 0 else value + _unzigzag(reader.varint())
             if not 1 <= value < _TOTAL:
-                raise FormatError(f"ans-context table of level {level} has a frequency out of range")
+                raise PayloadError(f"ans-context table of level {level} has a frequency out of range")
             half[r] = value
         f0 = _TOTAL - escape - 2 * int(half.sum())
         if f0 < 1:
-            raise FormatError(f"ans-context table of level {level} sums to more than {_TOTAL}")
+            raise PayloadError(f"ans-context table of level {level} sums to more than {_TOTAL}")
         tables[level] = full_table(f0, half, escape)
         previous_level = level
     if reader.pos != len(data):
-        raise FormatError("ans-context tables chunk has trailing bytes")
+        raise PayloadError("ans-context tables chunk has trailing bytes")
     return tables
 
 
@@ -216,16 +216,15 @@ def encode_channel(q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dic
 
 def decode_channel(data: bytes, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int) -> np.ndarray:
     reader = Reader(data, "ans-context chunk")
-    words = np.frombuffer(reader.bytes(4 * reader.varint()), dtype="<u4").astype(np.uint32)
-    if reader.pos != len(data):
-        raise FormatError("ans-context chunk has trailing bytes")
+    words = reader.words()
+    reader.end()
     used = np.unique(level).tolist()
     missing = [l for l in used if l not in tables]
     if missing:
-        raise FormatError(f"ans-context has no table for level {missing[0]}, which its network predicts")
+        raise PayloadError(f"ans-context has no table for level {missing[0]}, which its network predicts")
     symbols = np.empty(len(level), dtype=np.int64)
     try:
-        coder = constriction.stream.stack.AnsCoder(words)
+        coder = stream_coder(words)
         for l in used:
             cells = np.flatnonzero(level == l)
             symbols[cells] = coder.decode(categorical(tables[l]), len(cells))
@@ -237,20 +236,42 @@ def decode_channel(data: bytes, mu: np.ndarray, level: np.ndarray, tables: dict[
             if count:
                 rest |= coder.decode(categorical(_uniform(width)), count).astype(np.int64) << shift
             shift += width
+        check_stream_end(coder, "ans-context chunk")
     except FormatError:
         raise
     except Exception as exc:
-        raise FormatError(f"corrupt ans-context stream: {exc}") from None
+        raise PayloadError(f"corrupt ans-context stream: {exc}") from None
     q[escaped] = rest
     if q.size and (q.min() < 0 or q.max() >= 1 << bits):
-        raise FormatError("ans-context stream decodes to symbols out of range")
+        raise PayloadError("ans-context stream decodes to symbols out of range")
     return q
 
 
-def _predictions(net: ContextNetwork, context: dict, channels: int, bits: int, error=FormatError):
+def check_work(network_chunk: bytes, cells: int) -> None:
+    """LimitError when evaluating the network on ``cells`` cells would exceed the format's
+    work limit (spec/validation.md, L1), from the chunk's fixed fields alone."""
+    per_cell = declared_work_per_cell(network_chunk)
+    if per_cell is not None and cells * per_cell > MAX_CONTEXT_WORK:
+        raise LimitError(
+            f"ans-context network needs {cells * per_cell:,} multiply-adds for {cells:,} cells, "
+            f"more than the limit of {MAX_CONTEXT_WORK:,}"
+        )
+
+
+def check_declared_work(container: Container, coding: object, cells: int) -> None:
+    """:func:`check_work` for a coding entry before any attribute is decoded (malformed
+    entries are left to the decoding, which reports them)."""
+    if not isinstance(coding, dict) or coding.get("codec") != NAME or not isinstance(coding.get("chunks"), list):
+        return
+    index = coding["chunks"][0] if coding["chunks"] else None
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(container.chunks):
+        check_work(container.chunks[index][1], cells)
+
+
+def _predictions(net: ContextNetwork, context: dict, channels: int, bits: int, error=PayloadError):
     positions = context.get(POSITIONS)
     if positions is None:
-        raise error(f"ans-context coding needs the scalar-coded {POSITIONS} plane decoded before it")
+        raise (HeaderError if error is PayloadError else error)(f"ans-context coding needs the scalar-coded {POSITIONS} plane decoded before it")
     if net.channels != channels or net.bits != bits:
         raise error(
             f"ans-context network predicts {net.channels} channels of {net.bits} bits, the plane has {channels} of {bits}"
@@ -262,9 +283,11 @@ class AnsContextCoding:
     name = NAME
     max_bits = MAX_BITS
 
-    def encode(self, plane: np.ndarray, quant: QuantParams, source: ContextSource, context) -> PlaneCoding:
+    def encode(self, plane: np.ndarray, quant: QuantParams, source: ContextSource, context) -> PlaneCoding | None:
         height, width, channels = plane.shape
         net = source.network(quant)
+        if height * width * net.work_per_cell > MAX_CONTEXT_WORK:
+            return None  # over the format's work limit: the encoder codes the plane otherwise
         mu, level = _predictions(net, context, channels, quant.bits, error=ValueError)
         tables = {l: level_table(l) for l in np.unique(level).tolist()}
         chunks = [(CHUNK_TYPE, net.to_bytes()), (CHUNK_TYPE, put_tables(tables))]
@@ -278,8 +301,9 @@ class AnsContextCoding:
         height, width, channels = shape
         indices = entry["chunks"]
         if len(indices) != channels + 2:
-            raise FormatError(f"ans-context plane needs {channels + 2} chunks, header lists {len(indices)}")
+            raise HeaderError(f"ans-context plane needs {channels + 2} chunks, header lists {len(indices)}")
         chunks = [container.chunk(i, CHUNK_TYPE) for i in indices]
+        check_work(chunks[0], height * width)
         net = ContextNetwork.from_bytes(chunks[0])
         mu, level = _predictions(net, context, channels, quant.bits)
         tables = read_tables(chunks[1])

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import PayloadError
 
 # The scale levels shared with the trainer's model: sigma = SIGMA_MIN * 2**(s / LEVELS_PER_OCTAVE).
 SIGMA_MIN = 0.11
@@ -87,6 +87,8 @@ MAX_SYMBOL_BITS = 16
 MAX_POSITION_BITS = 16
 MAX_SHIFT = 62
 LAYER_COUNT = 3
+# Work limit of one ans-context plane (spec/validation.md): cells x multiply-adds per cell.
+MAX_CONTEXT_WORK = 1 << 36
 
 _HEADER = struct.Struct("<BBBBBHH")
 
@@ -128,6 +130,22 @@ def corner_index(i, j, k, resolution: int, log2_table: int):
     return hashed & ((1 << log2_table) - 1)
 
 
+def work_per_cell(levels: int, features: int, hidden: int, channels: int) -> int:
+    """Multiply-adds per evaluated cell: 8 corners per grid feature, then the three layers
+    (spec/validation.md, L1, bounds cells x this)."""
+    inputs = levels * features
+    return 8 * inputs + inputs * hidden + hidden * hidden + hidden * 2 * channels
+
+
+def declared_work_per_cell(data: bytes) -> int | None:
+    """:func:`work_per_cell` from a network chunk's fixed fields alone (None when the chunk
+    is too short to hold them), so that the limit is checked before anything is read."""
+    if len(data) < _HEADER.size:
+        return None
+    _, levels, features, _, _, hidden, channels = _HEADER.unpack_from(data)
+    return work_per_cell(levels, features, hidden, channels)
+
+
 # ---------------------------------------------------------------------------- integer helpers
 def round_shift(x: np.ndarray, shift) -> np.ndarray:
     """floor((x + 2**(r-1)) / 2**r) for r > 0, x for r = 0 (int64; ``shift`` broadcasts)."""
@@ -167,7 +185,7 @@ def check_bounds(tables: tuple[np.ndarray, ...], layers: tuple[FixedLayer, ...])
         for row_sum, bias, shift in zip(row_sums.tolist(), np.abs(layer.bias).tolist(), layer.shift.tolist()):
             accumulator = row_sum * bound + bias
             if accumulator >= ACCUMULATOR_LIMIT:
-                raise FormatError(f"context network layer {number} could overflow 64-bit integers")
+                raise PayloadError(f"context network layer {number} could overflow 64-bit integers")
             worst = max(worst, _round_shift_int(accumulator, shift))
         bound = worst
 
@@ -197,6 +215,10 @@ class ContextNetwork:
     @property
     def channels(self) -> int:
         return self.layers[-1].weight.shape[0] // 2
+
+    @property
+    def work_per_cell(self) -> int:
+        return work_per_cell(len(self.resolutions), self.features, self.hidden, self.channels)
 
     # ---------------------------------------------------------------- conversion
     @classmethod
@@ -305,27 +327,27 @@ class ContextNetwork:
         """Inverse of :meth:`to_bytes`; raises FormatError for malformed data."""
         data = bytes(data)
         if len(data) < _HEADER.size:
-            raise FormatError("context network is truncated")
+            raise PayloadError("context network is truncated")
         version, levels, features, log2_table, bits, hidden, channels = _HEADER.unpack_from(data)
         if version != LAYOUT_VERSION:
-            raise FormatError(f"context network layout version {version} is not supported")
+            raise PayloadError(f"context network layout version {version} is not supported")
         for name, value, high in (("levels", levels, MAX_LEVELS), ("features", features, MAX_FEATURES),
                                   ("log2 table size", log2_table, MAX_LOG2_TABLE), ("symbol bits", bits, MAX_SYMBOL_BITS),
                                   ("hidden width", hidden, MAX_HIDDEN), ("channels", channels, MAX_CHANNELS)):
             if not 1 <= value <= high:
-                raise FormatError(f"context network {name} {value} is out of range 1..{high}")
+                raise PayloadError(f"context network {name} {value} is out of range 1..{high}")
         pos = _HEADER.size
         if len(data) < pos + 2 * levels:
-            raise FormatError("context network is truncated")
+            raise PayloadError("context network is truncated")
         resolutions = tuple(int(r) for r in np.frombuffer(data, "<u2", levels, pos))
         pos += 2 * levels
         if min(resolutions) < 1:
-            raise FormatError("context network has a grid resolution of 0")
+            raise PayloadError("context network has a grid resolution of 0")
         rows = [table_rows(r, log2_table) for r in resolutions]
         shapes = _layer_shapes(levels * features, hidden, channels)
         expected = pos + 2 * features * sum(rows) + sum(i * o * 2 + o * 9 for i, o in shapes)
         if len(data) != expected:
-            raise FormatError(f"context network is {len(data)} bytes, its header implies {expected}")
+            raise PayloadError(f"context network is {len(data)} bytes, its header implies {expected}")
 
         def take(dtype: str, count: int) -> np.ndarray:
             nonlocal pos
@@ -409,30 +431,30 @@ def _validate(net: ContextNetwork) -> None:
     """Shapes, value ranges and the overflow bound; FormatError when anything is off."""
     levels = len(net.resolutions)
     if not 1 <= levels <= MAX_LEVELS or len(net.tables) != levels:
-        raise FormatError(f"context network needs 1..{MAX_LEVELS} grid levels, one table each")
+        raise PayloadError(f"context network needs 1..{MAX_LEVELS} grid levels, one table each")
     if not 1 <= net.bits <= MAX_SYMBOL_BITS or not 1 <= net.log2_table <= MAX_LOG2_TABLE:
-        raise FormatError("context network symbol bits or table size out of range")
+        raise PayloadError("context network symbol bits or table size out of range")
     if not all(1 <= r <= MAX_RESOLUTION for r in net.resolutions):
-        raise FormatError(f"context network resolutions must be 1..{MAX_RESOLUTION}")
+        raise PayloadError(f"context network resolutions must be 1..{MAX_RESOLUTION}")
     features = net.tables[0].shape[1] if net.tables[0].ndim == 2 else 0
     if not 1 <= features <= MAX_FEATURES:
-        raise FormatError(f"context network features per level must be 1..{MAX_FEATURES}")
+        raise PayloadError(f"context network features per level must be 1..{MAX_FEATURES}")
     for resolution, table in zip(net.resolutions, net.tables):
         if table.shape != (table_rows(resolution, net.log2_table), features):
-            raise FormatError("context network table has the wrong shape")
+            raise PayloadError("context network table has the wrong shape")
         if table.size and (table.min() < -INT16_MAX - 1 or table.max() > INT16_MAX):
-            raise FormatError("context network table values exceed 16 bits")
+            raise PayloadError("context network table values exceed 16 bits")
     if len(net.layers) != LAYER_COUNT:
-        raise FormatError(f"context network needs {LAYER_COUNT} layers")
+        raise PayloadError(f"context network needs {LAYER_COUNT} layers")
     hidden = net.layers[0].weight.shape[0]
     channels = net.layers[-1].weight.shape[0] // 2
     if not 1 <= hidden <= MAX_HIDDEN or not 1 <= channels <= MAX_CHANNELS:
-        raise FormatError("context network hidden width or channel count out of range")
+        raise PayloadError("context network hidden width or channel count out of range")
     for layer, shape in zip(net.layers, _layer_shapes(levels * features, hidden, channels)):
         if layer.weight.shape != shape[::-1] or layer.bias.shape != (shape[1],) or layer.shift.shape != (shape[1],):
-            raise FormatError("context network layer has the wrong shape")
+            raise PayloadError("context network layer has the wrong shape")
         if layer.weight.min() < -INT16_MAX - 1 or layer.weight.max() > INT16_MAX:
-            raise FormatError("context network weights exceed 16 bits")
+            raise PayloadError("context network weights exceed 16 bits")
         if layer.shift.min() < 0 or layer.shift.max() > MAX_SHIFT:
-            raise FormatError(f"context network shifts must be 0..{MAX_SHIFT}")
+            raise PayloadError(f"context network shifts must be 0..{MAX_SHIFT}")
     check_bounds(net.tables, net.layers)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..color_mlp import ColorMLP
+from ..color_mlp import MAX_LAYERS, MAX_WIDTH, ColorMLP
 from ..container import FEATURES_VERSION, Container, unpack, unpack_weights
-from ..errors import FormatError
+from ..errors import FormatError, HeaderError, LimitError, NonFiniteError, PayloadError, VersionError
 from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
 from .attributes import splats_from_arrays
+from .context_coding import check_declared_work
+from .header_fields import check_keys, int_field
 from .learned import Context, DecodedPlane, decode_learned, is_learned
 from .lossless import decode_plane
 from .quantize import TRANSFORMS, QuantParams, dequantize, inverse_transform
@@ -24,67 +26,71 @@ COLORS = ("sh", "mlp")
 GEOMETRY_CHANNELS = {"means": 3, "scales": 3, "quats": 4, "opacities": 1}
 
 
-def _int_field(mapping: object, key: str, low: int, high: int) -> int:
-    value = mapping.get(key) if isinstance(mapping, dict) else None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise FormatError(f"header field {key!r} is missing or out of range {low}..{high}")
-    return value
-
-
 def _scene(header: dict) -> tuple[int, int, str]:
     """Splat count, SH degree and colour kind (``sh``, or ``mlp`` from format 1.1)."""
     scene = header.get("scene")
     if isinstance(scene, dict) and scene.get("kind") == "dynamic":
         raise FormatError("a dynamic scene (format 1.3): decode it with gscc.codec.dynamic_decoder")
     if not isinstance(scene, dict) or scene.get("kind") != "static":
-        raise FormatError("header describes no static scene")
+        raise HeaderError("header describes no static scene")
+    check_keys(scene, "scene", ("kind", "count", "sh_degree"), ("color",))
     color = scene.get("color", "sh")
-    if color not in COLORS:
-        raise FormatError(f"unknown scene colour {color!r}")
-    return _int_field(scene, "count", 1, MAX_SPLATS), _int_field(scene, "sh_degree", 0, MAX_SH_DEGREE), color
+    if not isinstance(color, str) or color not in COLORS:
+        raise HeaderError(f"unknown scene colour {color!r}")
+    count = int_field(scene, "count", 1, MAX_SPLATS, above=LimitError, what="scene")
+    return count, int_field(scene, "sh_degree", 0, MAX_SH_DEGREE, what="scene"), color
 
 
 def color_mlp(container: Container, sh_degree: int) -> tuple[ColorMLP, int]:
     """The colour decoder of an MLP-coloured scene and its bake direction count."""
     if container.version < FEATURES_VERSION:
-        raise FormatError("an MLP-coloured scene needs format %d.%d or later" % FEATURES_VERSION)
-    entry = container.header.get("color_mlp")
-    if not isinstance(entry, dict):
-        raise FormatError("MLP-coloured scene without a color_mlp entry")
-    view_degree = _int_field(entry, "view_sh_degree", 0, MAX_SH_DEGREE)
-    directions = _int_field(entry, "bake_directions", (sh_degree + 1) ** 2, MAX_BAKE_DIRECTIONS)
-    arrays = unpack_weights(container.chunk(entry.get("weights"), "weights"))
+        raise VersionError("an MLP-coloured scene needs format %d.%d or later" % FEATURES_VERSION)
+    if "color_mlp" not in container.header:
+        raise HeaderError("MLP-coloured scene without a color_mlp entry")
+    entry = check_keys(
+        container.header["color_mlp"], "color_mlp",
+        ("weights", "layers", "feature_dim", "view_sh_degree", "bake_directions"),
+    )
+    view_degree = int_field(entry, "view_sh_degree", 0, MAX_SH_DEGREE)
+    directions = int_field(entry, "bake_directions", (sh_degree + 1) ** 2, MAX_BAKE_DIRECTIONS)
+    layers = int_field(entry, "layers", 1, MAX_LAYERS)
+    feature_dim = int_field(entry, "feature_dim", 1, MAX_WIDTH - (view_degree + 1) ** 2)
+    arrays = unpack_weights(container.chunk(entry["weights"], "weights"))
     try:
         mlp = ColorMLP.from_arrays(arrays, view_degree)
     except ValueError as exc:
-        raise FormatError(f"color_mlp weights: {exc}") from None
-    if _int_field(entry, "layers", 1, 1 << 16) != len(mlp.layers):
-        raise FormatError(f"color_mlp says {entry['layers']} layers, its weights hold {len(mlp.layers)}")
-    if _int_field(entry, "feature_dim", 1, 1 << 16) != mlp.feature_dim:
-        raise FormatError(f"color_mlp says {entry['feature_dim']} features, its weights take {mlp.feature_dim}")
+        raise PayloadError(f"color_mlp weights: {exc}") from None
+    if layers != len(mlp.layers):
+        raise PayloadError(f"color_mlp says {layers} layers, its weights hold {len(mlp.layers)}")
+    if feature_dim != mlp.feature_dim:
+        raise PayloadError(f"color_mlp says {feature_dim} features, its weights take {mlp.feature_dim}")
     return mlp, directions
 
 
 def valid_cells(container: Container, count: int) -> tuple[tuple[int, int], np.ndarray]:
     """Grid shape and the row-major indices of the cells that hold splats."""
-    grid = container.header.get("grid")
-    height = _int_field(grid, "height", 1, MAX_SPLATS)
-    width = _int_field(grid, "width", 1, MAX_SPLATS)
+    grid = check_keys(container.header.get("grid"), "grid", ("height", "width", "padding"))
+    height = int_field(grid, "height", 1, 2 * MAX_SPLATS + 16, what="grid")
+    width = int_field(grid, "width", 1, 2 * MAX_SPLATS + 16, what="grid")
     cells = height * width
     if cells < count or cells > 2 * count + 16:
-        raise FormatError(f"grid {height}x{width} does not fit {count} splats")
+        raise HeaderError(f"grid {height}x{width} does not fit {count} splats")
     index = grid.get("padding")
+    if (index is None) != (cells == count):
+        raise HeaderError(f"grid padding must be nil exactly when the grid has no padding cells ({cells - count} here)")
     if index is None:
         padding = np.zeros(0, np.int64)
     else:
         data = container.chunk(index, "raw")
         if len(data) % 4:
-            raise FormatError("padding chunk length is not a multiple of 4")
+            raise PayloadError("padding chunk length is not a multiple of 4")
         padding = np.frombuffer(data, dtype="<u4").astype(np.int64)
     if len(padding) != cells - count:
-        raise FormatError(f"grid has {cells - count} padding cells, padding chunk lists {len(padding)}")
+        raise (HeaderError if index is None else PayloadError)(
+            f"grid has {cells - count} padding cells, padding chunk lists {len(padding)}"
+        )
     if len(padding) and (np.any(np.diff(padding) <= 0) or padding[-1] >= cells):
-        raise FormatError("padding cells are not strictly increasing cell indices")
+        raise PayloadError("padding cells are not strictly increasing cell indices")
     keep = np.ones(cells, bool)
     keep[padding] = False
     return (height, width), np.flatnonzero(keep)
@@ -102,19 +108,23 @@ def decode_attribute(
     holds the scalar attributes decoded before it (a learned coding may read them); a
     scalar attribute is added to it under ``name``."""
     if not isinstance(entry, dict):
-        raise FormatError("attribute entry is not a map")
+        raise HeaderError(f"attribute {name} entry is not a map")
     codec = entry.get("codec")
     if not isinstance(codec, str):
-        raise FormatError("attribute codec is not a string")
+        raise HeaderError(f"attribute {name} codec is not a string")
     if codec == "vq":
+        check_keys(entry, f"attribute {name}", ("codec", "codebook", "labels"))
         return decode_vq(container, entry, grid, channels)
     if codec != "scalar":
-        raise FormatError(f"unknown attribute codec {codec!r}")
-    transform = entry.get("transform")
+        raise HeaderError(f"unknown attribute codec {codec!r}")
+    check_keys(entry, f"attribute {name}", ("codec", "transform", "quant", "coding"))
+    transform = entry["transform"]
     if not isinstance(transform, str) or transform not in TRANSFORMS:
-        raise FormatError(f"unknown transform {transform!r}")
-    quant = QuantParams.from_header(entry.get("quant"), channels)
-    coding, shape = entry.get("coding"), (grid[0], grid[1], channels)
+        raise HeaderError(f"unknown transform {transform!r}")
+    if transform == "smallest3" and channels != 4:
+        raise HeaderError(f"attribute {name} has {channels} channels; smallest3 needs 4")
+    quant = QuantParams.from_header(entry["quant"], channels)
+    coding, shape = entry["coding"], (grid[0], grid[1], channels)
     if is_learned(coding):
         plane = decode_learned(container, coding, shape, quant, {} if context is None else context)
     else:
@@ -124,15 +134,29 @@ def decode_attribute(
     return inverse_transform(transform, dequantize(plane.reshape(-1, channels), quant))
 
 
+def finite_float32(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` rounded to float32, every one finite (spec/validation.md: dequantization
+    that overflows, in float64 or in the rounding to float32, makes the file invalid)."""
+    with np.errstate(all="ignore"):
+        rounded = values.astype(np.float32)
+    if not np.isfinite(rounded).all():
+        raise NonFiniteError(f"{what} dequantizes to values that are not finite")
+    return rounded
+
+
 def decode_container(container: Container, context: Context | None = None) -> SplatSet | FeatureSplats:
     """The splats of a static scene's header and chunks. ``context`` (optional) receives
-    the decoded scalar planes, for planes decoded after them (a dynamic segment's)."""
+    the decoded scalar planes, for planes decoded after them (a dynamic segment's); without
+    it the container is a whole static file, whose every chunk must have been referenced."""
+    whole_file = context is None
     count, sh_degree, color = _scene(container.header)
     grid, cells = valid_cells(container, count)
     entries = container.header.get("attributes")
     if not isinstance(entries, dict):
-        raise FormatError("header has no attribute map")
+        raise HeaderError("header has no attribute map")
     channels = dict(GEOMETRY_CHANNELS)
+    if color != "mlp" and "color_mlp" in container.header:
+        raise HeaderError("header has a color_mlp entry, but the scene has SH colours")
     if color == "mlp":
         mlp, directions = color_mlp(container, sh_degree)
         channels["features"] = mlp.feature_dim
@@ -140,19 +164,25 @@ def decode_container(container: Container, context: Context | None = None) -> Sp
         channels["sh0"] = 3
         if sh_degree > 0:
             channels["shN"] = 3 * num_sh_rest(sh_degree)
-    misplaced = sorted({"sh0", "shN", "features"} & set(entries) - set(channels))
+    misplaced = sorted(set(entries) - set(channels), key=str)
     if misplaced:
-        raise FormatError(
+        raise HeaderError(
             f"header has attribute {misplaced[0]!r}, which a scene of {color} colours and SH degree {sh_degree} does not have"
         )
+    for name in channels:  # limits first, before any plane is decoded (spec/validation.md)
+        entry = entries.get(name)
+        if isinstance(entry, dict):
+            check_declared_work(container, entry.get("coding"), grid[0] * grid[1])
     arrays = {}
     context = {} if context is None else context
     with np.errstate(all="ignore"):
         for name, width in channels.items():  # means first: later codings may read it
             if name not in entries:
-                raise FormatError(f"header lacks attribute {name!r}")
-            values = decode_attribute(container, entries[name], grid, width, context, name)
-            arrays[name] = values[cells].astype(np.float32)
+                raise HeaderError(f"header lacks attribute {name!r}")
+            values = finite_float32(decode_attribute(container, entries[name], grid, width, context, name), name)
+            arrays[name] = values[cells]
+    if whole_file:
+        container.check_all_referenced()
     if color == "mlp":
         geometry = {name: arrays[name] for name in GEOMETRY}
         return FeatureSplats(**geometry, features=arrays["features"], decoder=mlp, sh_degree=sh_degree,

@@ -17,9 +17,10 @@ import numpy as np
 from ..container import DYNAMIC_VERSION, Container, unpack, unpack_weights
 from ..dynamic import DynamicScene, DynamicSplats, Segment, motion_from_arrays
 from ..dynamic.splats import StaticSplats
-from ..errors import FormatError, GsccError
+from ..errors import FormatError, GsccError, VersionError
 from ..splats import MAX_SH_DEGREE
-from .decoder import COLORS, MAX_SPLATS, _int_field, decode_attribute, decode_container, valid_cells
+from .decoder import COLORS, MAX_SPLATS, decode_attribute, decode_container, valid_cells
+from .header_fields import int_field
 from .dynamic_layout import MotionLayout, read_motion_entry
 from .learned import Context
 from .lossless import decode_plane
@@ -106,12 +107,12 @@ def segment_chunks(entry: object) -> set[int]:
 def read_dynamic_header(header: dict, version: tuple[int, int] = DYNAMIC_VERSION) -> DynamicHeader:
     """Check a dynamic file's scene and segment table (spec/dynamic.md, "Validity")."""
     if version < DYNAMIC_VERSION:
-        raise FormatError("a dynamic scene needs format %d.%d or later" % DYNAMIC_VERSION)
+        raise VersionError("a dynamic scene needs format %d.%d or later" % DYNAMIC_VERSION)
     scene = header.get("scene")
     if not is_dynamic_header(header):
         raise FormatError("header describes no dynamic scene")
-    count = _int_field(scene, "count", 1, MAX_SPLATS)
-    sh_degree = _int_field(scene, "sh_degree", 0, MAX_SH_DEGREE)
+    count = int_field(scene, "count", 1, MAX_SPLATS)
+    sh_degree = int_field(scene, "sh_degree", 0, MAX_SH_DEGREE)
     color = scene.get("color", "sh")
     if color not in COLORS:
         raise FormatError(f"unknown scene colour {color!r}")
@@ -134,7 +135,7 @@ def read_dynamic_header(header: dict, version: tuple[int, int] = DYNAMIC_VERSION
                 f"{previous_end} and end after its start, by 1"
             )
         previous_end = end
-        total += _int_field(entry, "count", 1, MAX_SPLATS)
+        total += int_field(entry, "count", 1, MAX_SPLATS)
         chunks = segment_chunks(entry)
         if chunks and min(chunks) <= last_chunk:
             raise FormatError(f"segment {i} refers to chunks before the end of segment {i - 1}'s")
@@ -205,7 +206,7 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
         "scene": {"kind": "static", "count": n, "sh_degree": head.sh_degree, "color": head.color},
         "grid": entry.get("grid"),
         "attributes": {k: v for k, v in attributes.items() if k not in planes},
-        "color_mlp": entry.get("color_mlp"),
+        **({"color_mlp": entry.get("color_mlp")} if head.color == "mlp" else {}),
     }
     view = Container(static_header, container.chunks, container.version)
     context: Context = {}
@@ -214,7 +215,7 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
     if unknown:
         raise FormatError(f"segment {index} has attribute {unknown[0]!r}, which its scene does not have")
     grid, cells = valid_cells(view, n)
-    moving = _int_field(entry, "moving", 0, n)
+    moving = int_field(entry, "moving", 0, n)
     mask = _motion_mask(view, entry, grid, cells, moving)
     arrays = {}
     with np.errstate(all="ignore"):

@@ -57,7 +57,7 @@ def motion_entry(motion: Motion) -> dict:
 
 def read_motion_entry(entry: object) -> tuple[MotionLayout, dict]:
     """The layout and parameters of ``scene.motion``; FormatError when malformed."""
-    if not isinstance(entry, dict) or entry.get("kind") not in LAYOUTS:
+    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str) or entry["kind"] not in LAYOUTS:
         kind = entry.get("kind") if isinstance(entry, dict) else None
         raise FormatError(f"unknown motion model {kind!r} (known: {', '.join(LAYOUTS)})")
     layout = LAYOUTS[entry["kind"]]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..container import JXL_VERSION
-from ..errors import FormatError
+from ..errors import FormatError, HeaderError, PayloadError
 from .lossless import channel_groups
 
 EFFORTS = (3, 5)  # libjxl efforts the encoder tries; any effort decodes the same
@@ -55,12 +55,12 @@ def decode_image(data: bytes, height: int, width: int, channels: int, bits: int)
     try:
         codecs.jpegxl_decode(data, numthreads=1, out=out)
     except ValueError as exc:  # the image does not fit ``out``
-        raise FormatError(
+        raise PayloadError(
             f"JPEG XL chunk is not a {width}x{height} image of {channels} channel(s) with "
             f"{np.dtype(_sample_type(bits)).itemsize * 8}-bit samples ({exc})"
         ) from None
     except Exception as exc:  # libjxl reports every broken stream as a RuntimeError
-        raise FormatError(f"corrupt JPEG XL chunk: {exc}") from None
+        raise PayloadError(f"corrupt JPEG XL chunk: {exc}") from None
     return out.reshape(height, width, channels).astype(np.uint16)
 
 
@@ -68,6 +68,7 @@ class JxlCoder:
     name = "jxl"
     chunk_type = "jxl"
     since = JXL_VERSION
+    param_keys = ("group",)
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         best = None
@@ -82,9 +83,9 @@ class JxlCoder:
         height, width, channels = shape
         group = params.get("group")
         if not isinstance(group, int) or isinstance(group, bool) or not 1 <= group <= 4:
-            raise FormatError(f"JPEG XL group {group!r} is not an integer in 1..4")
+            raise HeaderError(f"JPEG XL group {group!r} is not an integer in 1..4")
         groups = channel_groups(channels, group)
         if len(chunks) != len(groups):
-            raise FormatError(f"JPEG XL plane needs {len(groups)} chunks, header lists {len(chunks)}")
+            raise HeaderError(f"JPEG XL plane needs {len(groups)} chunks, header lists {len(chunks)}")
         parts = [decode_image(c, height, width, b - a, bits) for c, (a, b) in zip(chunks, groups)]
         return np.concatenate(parts, axis=2)

@@ -24,7 +24,8 @@ from typing import Optional, Protocol
 import numpy as np
 
 from ..container import LEARNED_VERSION, Container
-from ..errors import FormatError
+from ..errors import HeaderError, VersionError
+from .header_fields import check_keys, empty_params
 from .lossless import PlaneCoding, check_plane
 from .quantize import QuantParams
 
@@ -84,7 +85,7 @@ def code_learned(
     plane: np.ndarray, quant: QuantParams, source: LearnedSource, context: Context
 ) -> Optional[PlaneCoding]:
     """The plane coded by ``source``'s learned coding, or None where that coding does not
-    take planes this deep."""
+    take planes this deep (or this plane would exceed a limit of the format)."""
     coding = LEARNED_CODINGS.get(getattr(source, "coding", None))
     if coding is None:
         raise ValueError(
@@ -102,11 +103,13 @@ def decode_learned(
     """Decode a plane whose coding entry names a learned coding (see :func:`is_learned`)."""
     name = entry["codec"]
     if container.version < LEARNED_VERSION:
-        raise FormatError(f"{name} coding needs format %d.%d or later" % LEARNED_VERSION)
+        raise VersionError(f"{name} coding needs format %d.%d or later" % LEARNED_VERSION)
+    check_keys(entry, f"{name} coding", ("codec", "params", "chunks"), ("distribution",))
     distribution = entry.get("distribution")
     if distribution is not None and not isinstance(distribution, str):
-        raise FormatError(f"{name} coding entry names a distribution that is not a string")
-    if not isinstance(entry.get("params"), dict) or not isinstance(entry.get("chunks"), list):
-        raise FormatError(f"{name} coding entry is malformed")
+        raise HeaderError(f"{name} coding entry names a distribution that is not a string")
+    empty_params(entry, f"{name} coding")
+    if not isinstance(entry["chunks"], list):
+        raise HeaderError(f"{name} coding entry is malformed")
     plane = LEARNED_CODINGS[name].decode(container, entry, shape, quant, context)
     return check_plane(name, plane, shape, quant.bits)

@@ -15,13 +15,15 @@ from typing import Protocol
 import numpy as np
 
 from ..container import VERSION, Container
-from ..errors import FormatError
+from ..errors import HeaderError, PayloadError, VersionError
+from .header_fields import check_keys, empty_params
 
 
 class LosslessCoder(Protocol):
     name: str
     chunk_type: str
     since: tuple[int, int]  # the format version that introduced it
+    param_keys: tuple[str, ...]  # the keys of its header entry's params (empty: none)
 
     def encode(self, plane: np.ndarray, bits: int) -> tuple[dict, list[bytes]]:
         """Return header parameters and chunk payloads for ``plane``."""
@@ -89,17 +91,23 @@ def encode_plane(container: Container, plane: np.ndarray, bits: int, coder: str)
 def decode_plane(container: Container, entry: object, shape: tuple[int, int, int], bits: int) -> np.ndarray:
     """Decode the plane described by a header entry made by :func:`encode_plane`."""
     if not isinstance(entry, dict):
-        raise FormatError("coding entry is not a map")
+        raise HeaderError("coding entry is not a map")
     name = entry.get("codec")
     if not isinstance(name, str) or name not in CODERS:
-        raise FormatError(f"unknown lossless codec {name!r}")
+        raise HeaderError(f"unknown lossless codec {name!r}")
     coder = CODERS[name]
     if container.version < coder.since:
-        raise FormatError(f"{name} coding needs format %d.%d or later" % coder.since)
-    indices = entry.get("chunks")
-    params = entry.get("params")
-    if not isinstance(indices, list) or not isinstance(params, dict):
-        raise FormatError(f"{name} coding entry is malformed")
+        raise VersionError(f"{name} coding needs format %d.%d or later" % coder.since)
+    check_keys(entry, f"{name} coding", ("codec", "params", "chunks"))
+    if coder.param_keys:
+        params = entry["params"]
+        if not isinstance(params, dict) or set(params) != set(coder.param_keys):
+            raise HeaderError(f"{name} coding params must be a map of exactly {', '.join(coder.param_keys)}")
+    else:
+        empty_params(entry, f"{name} coding")
+    indices, params = entry["chunks"], entry["params"]
+    if not isinstance(indices, list):
+        raise HeaderError(f"{name} coding entry is malformed")
     chunks = [container.chunk(i, coder.chunk_type) for i in indices]
     return check_plane(name, coder.decode(params, chunks, shape, bits), shape, bits)
 
@@ -107,9 +115,9 @@ def decode_plane(container: Container, entry: object, shape: tuple[int, int, int
 def check_plane(name: str, plane: np.ndarray, shape: tuple[int, int, int], bits: int) -> np.ndarray:
     """``plane`` if it has ``shape`` and ``bits``-bit values; FormatError otherwise."""
     if plane.shape != shape:
-        raise FormatError(f"{name} plane decoded to shape {plane.shape}, expected {shape}")
+        raise PayloadError(f"{name} plane decoded to shape {plane.shape}, expected {shape}")
     if plane.size and int(plane.max()) >= 1 << bits:
-        raise FormatError(f"{name} plane holds values beyond {bits} bits")
+        raise PayloadError(f"{name} plane holds values beyond {bits} bits")
     return plane
 
 

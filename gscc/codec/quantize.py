@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import HeaderError
 
 _LOGIT_EPS = 2.0**-24
 
@@ -83,7 +83,7 @@ def forward_transform(name: str, x: np.ndarray) -> np.ndarray:
 
 def inverse_transform(name: str, y: np.ndarray) -> np.ndarray:
     if not isinstance(name, str) or name not in TRANSFORMS:
-        raise FormatError(f"unknown transform {name!r}")
+        raise HeaderError(f"unknown transform {name!r}")
     return TRANSFORMS[name][1](y)
 
 
@@ -100,20 +100,21 @@ class QuantParams:
 
     @staticmethod
     def from_header(entry: object, channels: int, max_bits: int = 16) -> "QuantParams":
-        if not isinstance(entry, dict):
-            raise FormatError("quantizer parameters are not a map")
-        bits, lo, step = entry.get("bits"), entry.get("lo"), entry.get("step")
+        from .header_fields import check_keys
+
+        check_keys(entry, "quantizer", ("bits", "lo", "step"))
+        bits, lo, step = entry["bits"], entry["lo"], entry["step"]
         if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= max_bits:
-            raise FormatError(f"quantizer bit depth {bits!r} is out of range 1..{max_bits}")
+            raise HeaderError(f"quantizer bit depth {bits!r} is out of range 1..{max_bits}")
         for name, values in (("lo", lo), ("step", step)):
             if (
                 not isinstance(values, list)
                 or len(values) != channels
                 or not all(isinstance(v, float) and np.isfinite(v) for v in values)
             ):
-                raise FormatError(f"quantizer {name} must be {channels} finite floats")
+                raise HeaderError(f"quantizer {name} must be {channels} finite floats")
         if any(s < 0 for s in step):
-            raise FormatError("quantizer step must not be negative")
+            raise HeaderError("quantizer step must not be negative")
         return QuantParams(bits, tuple(lo), tuple(step))
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..container import Container
-from ..errors import FormatError
+from ..errors import HeaderError, NonFiniteError, PayloadError
+from .header_fields import check_keys, int_field
 from .lossless import decode_plane, encode_plane
 from .quantize import QuantParams, dequantize, fit_quantizer, quantize
 
@@ -57,19 +58,19 @@ def encode_vq(
 
 def decode_vq(container: Container, entry: dict, grid: tuple[int, int], dims: int) -> np.ndarray:
     """(H*W, dims) float64 vectors from a header entry made by :func:`encode_vq`."""
-    book, labels = entry.get("codebook"), entry.get("labels")
-    if not isinstance(book, dict) or not isinstance(labels, dict):
-        raise FormatError("vq entry is malformed")
-    size = book.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_CODEBOOK:
-        raise FormatError(f"vq codebook size {size!r} is out of range")
-    quant = QuantParams.from_header(book.get("quant"), dims)
+    book = check_keys(entry["codebook"], "vq codebook", ("size", "quant", "coding"))
+    labels = check_keys(entry["labels"], "vq labels", ("bits", "coding"))
+    size = int_field(book, "size", 1, MAX_CODEBOOK, what="vq codebook")
+    quant = QuantParams.from_header(book["quant"], dims)
     bits = label_bits(size)
-    if labels.get("bits") != bits:
-        raise FormatError("vq label bit depth does not match the codebook size")
-    codebook_q = decode_plane(container, book.get("coding"), (size, dims, 1), quant.bits)
-    codebook = dequantize(codebook_q.reshape(size, dims), quant)
-    index = decode_plane(container, labels.get("coding"), (grid[0], grid[1], 1), bits).reshape(-1)
+    if int_field(labels, "bits", 1, 16, what="vq labels") != bits:
+        raise HeaderError("vq label bit depth does not match the codebook size")
+    codebook_q = decode_plane(container, book["coding"], (size, dims, 1), quant.bits)
+    with np.errstate(all="ignore"):
+        codebook = dequantize(codebook_q.reshape(size, dims), quant)
+    if not np.isfinite(codebook.astype(np.float32)).all():
+        raise NonFiniteError("vq codebook dequantizes to values that are not finite")
+    index = decode_plane(container, labels["coding"], (grid[0], grid[1], 1), bits).reshape(-1)
     if index.size and int(index.max()) >= size:
-        raise FormatError("vq label refers past the end of the codebook")
+        raise PayloadError("vq label refers past the end of the codebook")
     return codebook[index.astype(np.int64)]

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import msgpack
 
-from ..errors import FormatError
+from ..errors import ContainerError, FormatError, HeaderError, LimitError, VersionError
 
 MAGIC = b"\x89GSC\r\n\x1a\n"
 VERSION = (1, 0)  # what a file is written as unless it uses a later addition...
@@ -35,6 +36,7 @@ PREAMBLE = struct.Struct("<8sHHII")
 CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table", "jxl")
 MAX_HEADER_BYTES = 16 << 20
 MAX_CHUNKS = 4096
+MAX_DEPTH = 32  # nesting of arrays and maps in a header or weights chunk (spec/validation.md)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Container:
     header: dict[str, Any]
     chunks: list[tuple[str, Optional[bytes]]] = field(default_factory=list)  # None: not loaded
     version: tuple[int, int] = VERSION
+    referenced: Counter = field(default_factory=Counter, compare=False, repr=False)  # index -> reads
 
     def add_chunk(self, kind: str, data: bytes) -> int:
         """Append a chunk and return its index in the chunk table."""
@@ -53,15 +56,27 @@ class Container:
         return len(self.chunks) - 1
 
     def chunk(self, index: Any, kind: str) -> bytes:
-        """The payload of chunk ``index``, checked to be of type ``kind``."""
+        """The payload of chunk ``index``, checked to be of type ``kind``; the read is
+        counted for :meth:`check_all_referenced`."""
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.chunks):
-            raise FormatError(f"header refers to chunk {index!r}, but the file has {len(self.chunks)}")
+            raise HeaderError(f"header refers to chunk {index!r}, but the file has {len(self.chunks)}")
         actual, data = self.chunks[index]
         if actual != kind:
-            raise FormatError(f"chunk {index} is of type {actual!r}, expected {kind!r}")
+            raise HeaderError(f"chunk {index} is of type {actual!r}, expected {kind!r}")
         if data is None:
-            raise FormatError(f"chunk {index} was not read (it belongs to another part of the file)")
+            raise HeaderError(f"chunk {index} was not read (it belongs to another part of the file)")
+        self.referenced[index] += 1
         return data
+
+    def check_all_referenced(self) -> None:
+        """HeaderError unless the header referred to every chunk exactly once (after the
+        decode of a whole file)."""
+        for index in range(len(self.chunks)):
+            if self.referenced[index] != 1:
+                raise HeaderError(
+                    f"chunk {index} is not referred to by the header" if not self.referenced[index]
+                    else f"header refers to chunk {index} {self.referenced[index]} times"
+                )
 
 
 def pack(container: Container) -> bytes:
@@ -81,21 +96,74 @@ def pack(container: Container) -> bytes:
     return b"".join([preamble, header_bytes, *(data for _, data in container.chunks)])
 
 
+def _pairs(what: str, error: type[FormatError]):
+    """msgpack's object_pairs_hook: a dict, rejecting duplicate and non-string keys."""
+
+    def hook(pairs: list) -> dict:
+        result = {}
+        for key, value in pairs:
+            if not isinstance(key, str):
+                raise error(f"corrupt {what}: a map key is not a string")
+            if key in result:
+                raise error(f"corrupt {what}: duplicate map key {key!r}")
+            result[key] = value
+        return result
+
+    return hook
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"extension type {code} is not allowed")
+
+
+_SCALARS = (type(None), bool, int, float, str, bytes)
+
+
+def _check_value(value: Any, what: str, error: type[FormatError]) -> None:
+    """Nesting of at most MAX_DEPTH arrays and maps, and only the plain MessagePack types
+    (no extension types such as a Timestamp), checked without recursion."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth + 1 > MAX_DEPTH:
+                raise error(f"corrupt {what}: nested deeper than {MAX_DEPTH} levels")
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+        elif not isinstance(item, _SCALARS):
+            raise error(f"corrupt {what}: holds a value of MessagePack extension type")
+
+
+def load_msgpack(data: bytes, what: str, error: type[FormatError]) -> Any:
+    """One MessagePack object filling ``data`` exactly (spec/validation.md): no bytes after
+    it, maps with unique string keys, no extension types, nesting at most MAX_DEPTH."""
+    try:
+        value = msgpack.unpackb(
+            data, raw=False, strict_map_key=False, use_list=True, object_pairs_hook=_pairs(what, error),
+            ext_hook=_no_ext,
+        )
+    except FormatError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise error(f"corrupt {what}: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+    _check_value(value, what, error)
+    return value
+
+
 def read_preamble(data: bytes) -> tuple[tuple[int, int], int, int]:
     """Check magic and version; return (version, header length, header CRC)."""
     if len(data) < PREAMBLE.size:
         if MAGIC.startswith(data[: len(MAGIC)]) and data:
-            raise FormatError(f"truncated .gsc file: {len(data)} bytes is shorter than the preamble")
-        raise FormatError("not a .gsc file (bad magic)")
+            raise ContainerError(f"truncated .gsc file: {len(data)} bytes is shorter than the preamble")
+        raise ContainerError("not a .gsc file (bad magic)")
     magic, major, minor, header_len, header_crc = PREAMBLE.unpack_from(data)
     if magic != MAGIC:
-        raise FormatError("not a .gsc file (bad magic)")
+        raise ContainerError("not a .gsc file (bad magic)")
     if major != VERSION[0]:
-        raise FormatError(
+        raise VersionError(
             f"unsupported .gsc format version {major}.{minor}; this gscc reads {VERSION[0]}.x"
         )
     if header_len > MAX_HEADER_BYTES:
-        raise FormatError(f"header length {header_len} exceeds the limit of {MAX_HEADER_BYTES} bytes")
+        raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_BYTES} bytes")
     return (major, minor), header_len, header_crc
 
 
@@ -109,18 +177,17 @@ def unpack(data: bytes, select: Optional[Callable[[dict], set[int]]] = None) -> 
     start = PREAMBLE.size
     header_bytes = data[start : start + header_len]
     if len(header_bytes) != header_len:
-        raise FormatError("truncated .gsc file: the header is cut short")
+        raise ContainerError("truncated .gsc file: the header is cut short")
     if zlib.crc32(header_bytes) != header_crc:
-        raise FormatError("corrupt .gsc file: header checksum mismatch")
-    try:
-        header = msgpack.unpackb(header_bytes, raw=False, strict_map_key=True, use_list=True)
-    except Exception as exc:  # msgpack raises several unrelated types for bad input
-        raise FormatError(f"corrupt .gsc header: {exc}") from None
+        raise ContainerError("corrupt .gsc file: header checksum mismatch")
+    header = load_msgpack(header_bytes, ".gsc header", ContainerError)
     if not isinstance(header, dict):
-        raise FormatError("corrupt .gsc header: not a map")
+        raise ContainerError("corrupt .gsc header: not a map")
     table = header.pop("chunks", None)
-    if not isinstance(table, list) or len(table) > MAX_CHUNKS:
-        raise FormatError("corrupt .gsc header: missing or oversized chunk table")
+    if not isinstance(table, list):
+        raise ContainerError("corrupt .gsc header: missing chunk table")
+    if len(table) > MAX_CHUNKS:
+        raise LimitError(f"the chunk table has {len(table)} entries, more than {MAX_CHUNKS}")
     payload = memoryview(data)[start + header_len :]
     wanted = None if select is None else select(header)
     chunks: list[tuple[str, Optional[bytes]]] = []
@@ -130,25 +197,27 @@ def unpack(data: bytes, select: Optional[Callable[[dict], set[int]]] = None) -> 
             not isinstance(entry, list)
             or len(entry) != 4
             or entry[0] not in CHUNK_TYPES
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in entry[1:])
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 32 for v in entry[1:])
         ):
-            raise FormatError(f"corrupt .gsc header: chunk-table entry {i} is malformed")
+            raise ContainerError(f"corrupt .gsc header: chunk-table entry {i} is malformed")
         kind, offset, length, crc = entry
+        if offset + length >= 1 << 32:
+            raise ContainerError(f"corrupt .gsc header: chunk {i} ends past 2**32 - 1 bytes of payload")
         if offset != expected_offset:
-            raise FormatError(f"corrupt .gsc header: chunk {i} does not follow chunk {i - 1}")
+            raise ContainerError(f"corrupt .gsc header: chunk {i} does not follow chunk {i - 1}")
         if offset + length > len(payload):
-            raise FormatError(f"truncated .gsc file: chunk {i} ends past the end of the file")
+            raise ContainerError(f"truncated .gsc file: chunk {i} ends past the end of the file")
         if wanted is not None and i not in wanted:
             chunks.append((kind, None))
             expected_offset = offset + length
             continue
         body = bytes(payload[offset : offset + length])
         if zlib.crc32(body) != crc:
-            raise FormatError(f"corrupt .gsc file: checksum mismatch in chunk {i} ({kind})")
+            raise ContainerError(f"corrupt .gsc file: checksum mismatch in chunk {i} ({kind})")
         chunks.append((kind, body))
         expected_offset = offset + length
     if expected_offset != len(payload):
-        raise FormatError(
+        raise ContainerError(
             f"corrupt .gsc file: {len(payload) - expected_offset} unexpected bytes after the last chunk"
         )
     return Container(header=header, chunks=chunks, version=version)

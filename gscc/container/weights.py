@@ -10,8 +10,10 @@ import math
 import msgpack
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import PayloadError
+from .format import load_msgpack
 
+MAX_DIMENSIONS = 8
 _DTYPES = {"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8"}
 
 
@@ -31,24 +33,24 @@ def pack_weights(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def unpack_weights(payload: bytes) -> dict[str, np.ndarray]:
-    try:
-        table = msgpack.unpackb(payload, raw=False)
-    except Exception as exc:
-        raise FormatError(f"corrupt weights chunk: {exc}") from None
+    table = load_msgpack(payload, "weights chunk", PayloadError)
     if not isinstance(table, dict):
-        raise FormatError("corrupt weights chunk: not a map")
+        raise PayloadError("corrupt weights chunk: not a map")
     arrays = {}
     for name, entry in table.items():
         if (
             not isinstance(entry, dict)
-            or entry.get("dtype") not in _DTYPES
-            or not isinstance(entry.get("shape"), list)
-            or not all(isinstance(d, int) and d >= 0 for d in entry["shape"])
-            or not isinstance(entry.get("data"), bytes)
+            or set(entry) != {"dtype", "shape", "data"}
+            or not isinstance(entry["dtype"], str)
+            or entry["dtype"] not in _DTYPES
+            or not isinstance(entry["shape"], list)
+            or len(entry["shape"]) > MAX_DIMENSIONS
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 1 << 32 for d in entry["shape"])
+            or not isinstance(entry["data"], bytes)
         ):
-            raise FormatError(f"corrupt weights chunk: entry {name!r} is malformed")
+            raise PayloadError(f"corrupt weights chunk: entry {name!r} is malformed")
         dtype = np.dtype("<" + entry["dtype"])
         if math.prod(entry["shape"]) * dtype.itemsize != len(entry["data"]):
-            raise FormatError(f"corrupt weights chunk: entry {name!r} has the wrong data length")
+            raise PayloadError(f"corrupt weights chunk: entry {name!r} has the wrong data length")
         arrays[name] = np.frombuffer(entry["data"], dtype=dtype).reshape(entry["shape"]).copy()
     return arrays

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputError
+import numpy as np
+
+from ..errors import InputError, warn
 from ..dynamic import DynamicSplats
 from ..splats import SplatSet
 from .ply import read_ply, write_ply
@@ -27,7 +29,11 @@ def _existing_file(path: str | os.PathLike) -> Path:
 
 
 def load_splats(path: str | os.PathLike) -> SplatSet:
-    """Read a splat file, choosing the reader by extension."""
+    """Read a splat file, choosing the reader by extension.
+
+    Splats with a NaN or infinite value are dropped with a one-line warning giving the
+    count, as for the dynamic formats (README, "Input"); a file with no finite splat is an
+    InputError."""
     path = _existing_file(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
@@ -35,8 +41,13 @@ def load_splats(path: str | os.PathLike) -> SplatSet:
     splats = reader(path)
     if splats.count == 0:
         raise InputError(f"{path}: holds no splats")
-    if not splats.is_finite():
-        raise InputError(f"{path}: holds non-finite values (NaN or infinity)")
+    finite = splats.finite_rows()
+    if not finite.all():
+        if not finite.any():
+            raise InputError(f"{path}: holds no splat without NaN or infinite values")
+        dropped = int((~finite).sum())
+        warn(f"{path}: dropped {dropped} of {splats.count} splats with non-finite values")
+        splats = splats.subset(np.flatnonzero(finite))
     return splats
 
 

@@ -119,6 +119,9 @@ def _columns(path: Path, vertex: np.ndarray, *keys: str) -> np.ndarray:
     missing = [k for k in keys if k not in names]
     if missing:
         raise InputError(f"{path}: PLY vertex lacks properties {', '.join(missing)}; not a 3DGS file")
+    lists = [k for k in keys if vertex.dtype[k].kind not in "iuf"]
+    if lists:
+        raise InputError(f"{path}: PLY vertex property {lists[0]} is a list, not a number; not a 3DGS file")
     if not keys:
         return np.zeros((len(vertex), 0), np.float32)
     return np.stack([np.asarray(vertex[k], dtype=np.float32) for k in keys], axis=1)
@@ -173,8 +176,9 @@ def ply_vertex_array(splats: SplatSet) -> np.ndarray:
     return columns.view(np.dtype([(name, "<f4") for name in names])).reshape(n)
 
 
-def write_ply(splats: SplatSet, path: str | os.PathLike) -> None:
-    """Write a binary little-endian 3DGS `.ply`, atomically."""
+def write_ply(splats: SplatSet, path: str | os.PathLike, overwrite: bool = True) -> None:
+    """Write a binary little-endian 3DGS `.ply`, atomically (never over an existing file
+    unless ``overwrite``: see gscc.io.atomic)."""
     element = PlyElement.describe(ply_vertex_array(splats), "vertex")
     data = PlyData([element], text=False, byte_order="<")
-    write_atomically(path, data.write)
+    write_atomically(path, data.write, overwrite)

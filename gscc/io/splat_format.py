@@ -29,8 +29,6 @@ def read_splat(path: str | os.PathLike) -> SplatSet:
         raise InputError(f"{path}: .splat size {size} is not a multiple of {ROW_BYTES} bytes (truncated?)")
     rows = np.fromfile(path, dtype=_ROW)
     scale = rows["scale"].astype(np.float64)
-    if not np.isfinite(rows["pos"]).all() or not np.isfinite(scale).all():
-        raise InputError(f"{path}: .splat holds non-finite positions or scales")
     rgba = rows["rgba"].astype(np.float64) / 255.0
     # alpha 0 and 255 have no finite logit: keep them just inside (0, 1)
     alpha = np.clip(rgba[:, 3], _ALPHA_EPS, 1.0 - _ALPHA_EPS)
@@ -39,7 +37,7 @@ def read_splat(path: str | os.PathLike) -> SplatSet:
     quats = np.where(norm > 0, quats / np.maximum(norm, 1e-12), np.array([1.0, 0, 0, 0]))
     return SplatSet(
         means=rows["pos"],
-        scales=np.log(np.maximum(scale, 1e-12)),
+        scales=np.where(np.isfinite(scale), np.log(np.maximum(scale, 1e-12)), scale),  # NaN/inf kept: load_splats drops
         quats=quats,
         opacities=np.log(alpha / (1.0 - alpha)),
         sh0=(rgba[:, :3] - 0.5) / SH_C0,
