@@ -114,17 +114,17 @@ class Trainer:
         self.console = console or Console(stderr=True, markup=False, highlight=False)
         self.device = torch.device("cuda" if torch.cuda.is_available() and config.backend != "taichi" else "cpu")
         self.background = torch.tensor(dataset.background, dtype=torch.float32, device=self.device)
-        self.train_frames = [_to_device(f, self.device) for f in dataset.train]
-        self.test_frames = [_to_device(f, self.device) for f in dataset.test]
+        self.train_frames = self.prepare_frames(dataset.train)
+        self.test_frames = self.prepare_frames(dataset.test)
+        self.scene_scale = self.dataset_scale(dataset)
         self.strategy = config.make_strategy()
-        self.lrs = config.learning_rates(dataset.scene_scale)
+        self.lrs = config.learning_rates(self.scene_scale)
         self._order: tuple[int, torch.Tensor] = (-1, torch.empty(0))
 
         seed_everything(config.seed)
-        model_config = config.model_config()
+        model_config = self.model_config()
         if checkpoint is None:
-            points, colors = initial_points(dataset, config)
-            self.model = models.create(config.representation, points, colors, model_config)
+            self.model = self.create_model(model_config)
         else:
             tensors = {name: t for name, t in checkpoint["params"].items()}
             shared = {name: t.numpy() for name, t in checkpoint["shared"].items()}
@@ -145,7 +145,7 @@ class Trainer:
             self.model.shared_parameters(), self.model.shared_learning_rates(self.lrs)
         )
         self.strategy.check_sanity(self.model.params, self.optimizers)
-        self.state = self.strategy.initialize_state(scene_scale=dataset.scene_scale)
+        self.state = self.strategy.initialize_state(scene_scale=self.scene_scale)
         self.step = 0
         self.last_bits: dict[str, float] = {}  # the rate term's mean bits per attribute, last step
         self.losses: list[float] = []
@@ -158,8 +158,34 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------
 
     def _modules(self) -> list[torch.nn.Module]:
-        decoder = getattr(self.model, "decoder", None)
-        return [decoder] if isinstance(decoder, torch.nn.Module) else []
+        return self.model.shared_modules()
+
+    # ---- what a dynamic trainer changes (see gscc.train.dynamic) ---------------------------
+
+    def prepare_frames(self, frames: list) -> list:
+        """The frames as the loop uses them (static: images moved to the device)."""
+        return [_to_device(f, self.device) for f in frames]
+
+    def model_config(self):
+        return self.config.model_config()
+
+    def dataset_scale(self, dataset) -> float:
+        return float(dataset.scene_scale)
+
+    def create_model(self, model_config) -> models.Representation:
+        points, colors = initial_points(self.dataset, self.config)
+        return models.create(self.config.representation, points, colors, model_config)
+
+    def target(self, frame) -> torch.Tensor:
+        """The (H, W, 3) image a frame's render is compared with."""
+        return frame.image
+
+    def render_frame(self, frame, step: int, params=None, **options):
+        """The model's render of a frame (options: e.g. the near plane)."""
+        return self.model.render(frame.camera, step, background=self.background, backend=self.config.backend, params=params, **options)
+
+    def score(self, render_fn, frames: list, *, final: bool = False) -> dict:
+        return score_views(render_fn, frames)
 
     def _restore(self, ckpt: dict) -> None:
         for name, opt in self.optimizers.items():
@@ -235,9 +261,7 @@ class Trainer:
             optim.set_lr(opt, optim.exponential_lr(self.lrs[name], c.mlp_lr_final, step, c.iterations))
 
         prepared = self.compression.prepare(self.model.params, step)
-        out = self.model.render(
-            frame.camera, step, background=self.background, backend=c.backend, params=prepared.params
-        )
+        out = self.render_frame(frame, step, prepared.params)
         info = {
             "means2d": out.means2d,
             "radii": out.radii,
@@ -246,7 +270,7 @@ class Trainer:
             "n_cameras": 1,
         }
         self.strategy.step_pre_backward(self.model.params, self.optimizers, self.state, step, info)
-        image, target = out.image, frame.image
+        image, target = out.image, self.target(frame)
         l1 = (image - target).abs().mean()
         loss = (1.0 - c.ssim_lambda) * l1
         if c.ssim_lambda > 0:
@@ -274,8 +298,8 @@ class Trainer:
             params = self.compression.prepare(self.model.params, step, training=False).params
         return model_renderer(self.model, step, self.background, self.config.backend, params=params)
 
-    def evaluate(self) -> dict:
-        scores = score_views(self.renderer(max(self.step - 1, 0)), self.test_frames)
+    def evaluate(self, *, final: bool = False) -> dict:
+        scores = self.score(self.renderer(max(self.step - 1, 0)), self.test_frames, final=final)
         entry = {"step": self.step, "splat_count": self.model.count, **scores["mean"]}
         if self.last_bits:
             entry["rate_bits"] = dict(self.last_bits)
@@ -315,14 +339,10 @@ class Trainer:
         budget = self.config.time_budget
         return budget > 0 and self.train_seconds >= budget
 
-    def finish(self) -> dict:
-        """Write splats.ply, scene.gsc, renders/ and metrics.json."""
+    def summary(self) -> dict:
+        """What metrics.json says about the run besides the scores."""
         c = self.config
-        last = max(self.step - 1, 0)
-        if self.test_frames:
-            entry = self.evaluate()
-            self.console.print(_eval_line(entry))
-        summary = {
+        return {
             "scene": self.scene,
             "representation": c.representation,
             "strategy": c.strategy,
@@ -336,6 +356,15 @@ class Trainer:
             "resolution": [self.train_frames[0].camera.width, self.train_frames[0].camera.height],
             "history": self.history,
         }
+
+    def finish(self) -> dict:
+        """Write splats.ply, scene.gsc, renders/ and metrics.json."""
+        c = self.config
+        last = max(self.step - 1, 0)
+        if self.test_frames:
+            entry = self.evaluate()
+            self.console.print(_eval_line(entry))
+        summary = self.summary()
         if self.compression.active:
             summary["compression"] = self.compression.summary(self.model.params, self.last_bits)
         with torch.no_grad():
