@@ -40,13 +40,14 @@ def representation_class(name: str) -> type[Representation]:
 
 
 def create(
-    name: str, points: np.ndarray, colors: np.ndarray, config: ModelConfig, times: np.ndarray | None = None
+    name: str, points: np.ndarray, colors: np.ndarray, config: ModelConfig, times: np.ndarray | None = None,
+    still: np.ndarray | None = None,
 ) -> Representation:
     """A new ``name`` representation with one splat per initial point (a dynamic one also
-    takes each point's normalised time)."""
+    takes each point's normalised time and which points belong to the still background)."""
     cls = representation_class(name)
     if is_dynamic(name):
-        return cls.create(points, colors, config, times=times)
+        return cls.create(points, colors, config, times=times, still=still)
     return cls.create(points, colors, config)
 
 

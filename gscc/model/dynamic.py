@@ -57,10 +57,12 @@ class DynamicModel(Representation):
 
     @classmethod
     def create(
-        cls, points: np.ndarray, colors: np.ndarray, config: ModelConfig, times: Optional[np.ndarray] = None
+        cls, points: np.ndarray, colors: np.ndarray, config: ModelConfig, times: Optional[np.ndarray] = None,
+        still: Optional[np.ndarray] = None,
     ) -> "DynamicModel":
         """Splats at rest at ``points`` (colour model's initialisation), each centred in time
-        at its entry of ``times`` (normalised; 0.5 when None), with no motion."""
+        at its entry of ``times`` (normalised; 0.5 when None), with no motion; ``still``
+        (bool per point, optional) marks points of the still background, seen at every time."""
         colour = COLOUR_MODELS[config.colour].create(points, colors, config)
         tensors = {name: p.detach().clone() for name, p in colour.params.items()}
         n = tensors["means"].shape[0]
@@ -69,13 +71,20 @@ class DynamicModel(Representation):
         times = np.asarray(times, dtype=np.float32).reshape(-1)
         if times.shape != (n,) or not np.isfinite(times).all():
             raise ValueError(f"initial point times must be {n} finite values, got shape {times.shape}")
-        tensors.update(cls.motion_tensors(n, torch.from_numpy(times.copy()), config))
+        if still is None:
+            still = np.zeros(n, dtype=bool)
+        still = np.asarray(still, dtype=bool).reshape(-1)
+        if still.shape != (n,):
+            raise ValueError(f"the still-point mask has shape {still.shape}, expected ({n},)")
+        tensors.update(cls.motion_tensors(n, torch.from_numpy(times.copy()), torch.from_numpy(still.copy()), config))
         model = cls(to_parameter_dict(tensors), config)
         model.load_shared_state({**colour.shared_state(), **model.initial_shared_state()})
         return model
 
     @classmethod
-    def motion_tensors(cls, count: int, times: torch.Tensor, config: ModelConfig) -> dict[str, torch.Tensor]:
+    def motion_tensors(
+        cls, count: int, times: torch.Tensor, still: torch.Tensor, config: ModelConfig
+    ) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def initial_shared_state(self) -> dict[str, np.ndarray]:

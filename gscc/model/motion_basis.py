@@ -47,8 +47,12 @@ class MotionBasisModel(DynamicModel):
         self.basis = BasisModule(config.basis_count, config.basis_knots)
 
     @classmethod
-    def motion_tensors(cls, count: int, times: torch.Tensor, config: ModelConfig) -> dict[str, torch.Tensor]:
-        return {"coeffs": torch.randn(count, config.basis_count) * INIT_COEFF_STD}
+    def motion_tensors(
+        cls, count: int, times: torch.Tensor, still: torch.Tensor, config: ModelConfig
+    ) -> dict[str, torch.Tensor]:
+        coeffs = torch.randn(count, config.basis_count) * INIT_COEFF_STD
+        coeffs[still] = 0.0  # the still background starts still
+        return {"coeffs": coeffs}
 
     def at_time(self, params: Params, time: float) -> dict[str, torch.Tensor]:
         static = dict(params.items())

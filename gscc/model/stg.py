@@ -11,7 +11,8 @@ scale. With dt = t - t_center, exactly as :class:`gscc.dynamic.STGMotion` evalua
 - opacity = sigmoid(rest logit) · exp(-(dt / exp(t_scale))²)
 
 A new splat starts still (zero motion and omega), centred at its initial point's time with
-``t_scale = init_t_scale``.
+``t_scale = init_t_scale``; a point of the still background (the dataset's ``point_static``)
+is centred at 0.5 with ``t_scale = STILL_T_SCALE`` (visible throughout).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from ..dynamic import STGMotion
 from .base import ModelConfig, Params, array
 from .dynamic import DynamicModel, faded_logits
 
+# log temporal scale of a still background splat: exp(-(0.5 / e^1.6)²) = 0.99 at either end
+STILL_T_SCALE = 1.6
+
 
 def temporal_log_opacity(t_center: torch.Tensor, t_scale: torch.Tensor, time: float) -> torch.Tensor:
     """(N,) log of STG's temporal opacity factor exp(-((t - t_center) / exp(t_scale))²)."""
@@ -35,12 +39,16 @@ class STGModel(DynamicModel):
     motion_names = ("motion", "omega", "t_center", "t_scale")
 
     @classmethod
-    def motion_tensors(cls, count: int, times: torch.Tensor, config: ModelConfig) -> dict[str, torch.Tensor]:
+    def motion_tensors(
+        cls, count: int, times: torch.Tensor, still: torch.Tensor, config: ModelConfig
+    ) -> dict[str, torch.Tensor]:
+        t_scale = torch.full((count,), float(config.init_t_scale))
+        t_scale[still] = STILL_T_SCALE
         return {
             "motion": torch.zeros(count, 3 * config.motion_degree),
             "omega": torch.zeros(count, 4),
-            "t_center": times.float(),
-            "t_scale": torch.full((count,), float(config.init_t_scale)),
+            "t_center": torch.where(still, torch.full_like(times, 0.5), times.float()),
+            "t_scale": t_scale,
         }
 
     def at_time(self, params: Params, time: float) -> dict[str, torch.Tensor]:

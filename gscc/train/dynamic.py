@@ -5,8 +5,8 @@ the strategies and the checkpoint are the static trainer's; this subclass change
 what differs (see the hooks of :class:`.trainer.Trainer`):
 
 - frames are the dataset's timed frames (:class:`gscc.data.dynamic.TimedFrame`: camera,
-  normalised time, frame number, lazily decoded image); a frame's image is decoded once and
-  kept as uint8 (27 cameras x 50 frames at 320x180 hold 230 MB, a quarter of float32);
+  normalised time, frame number, lazily decoded image, kept as uint8 by the dataset's
+  cache; frames without ``image_uint8`` are decoded once and kept as uint8 here);
 - the model is a dynamic representation (``stg``, ``motion-basis``) created from the
   dataset's points with their times, rendered at each frame's time;
 - evaluation scores every test camera at every frame (periodic evaluations every
@@ -71,20 +71,23 @@ class DynamicTrainer(Trainer):
             points = np.asarray(d.points, np.float32)
             colors = np.asarray(d.colors if d.colors is not None else np.full((len(points), 3), 0.5), np.float32)
             times = d.point_times
+            still = getattr(d, "point_static", None)
         else:
             points = random_points(d.bounds, c.init_points, c.seed)
             colors = np.random.default_rng(c.seed + 1).random((len(points), 3)).astype(np.float32)
             times = np.random.default_rng(c.seed + 2).random(len(points)).astype(np.float32)
-        return models.create(c.representation, points, colors, model_config, times=times)
+            still = None
+        return models.create(c.representation, points, colors, model_config, times=times, still=still)
 
     def target(self, frame) -> torch.Tensor:
-        key = id(frame)
-        cached = self._images.get(key)
-        if cached is None:
-            image = frame.image()
-            cached = torch.round(image.clamp(0.0, 1.0) * 255.0).to(torch.uint8)
-            self._images[key] = cached
-        return cached.to(self.device, torch.float32) / 255.0
+        if hasattr(frame, "image_uint8"):  # the dataset keeps decoded frames as uint8
+            pixels = torch.from_numpy(np.array(frame.image_uint8()))
+        else:
+            pixels = self._images.get(id(frame))
+            if pixels is None:
+                pixels = torch.round(frame.image().clamp(0.0, 1.0) * 255.0).to(torch.uint8)
+                self._images[id(frame)] = pixels
+        return pixels.to(self.device, torch.float32) / 255.0
 
     def render_frame(self, frame, step: int, params=None, **options):
         return super().render_frame(frame, step, params, time=float(frame.time), **options)

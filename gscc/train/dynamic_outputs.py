@@ -35,7 +35,7 @@ VIDEOS_DIR = "videos"
 
 def camera_key(frame) -> str:
     """The name of a timed frame's camera (what groups a test camera's frames)."""
-    return str(getattr(frame.camera, "name", "") or getattr(frame, "camera_name", "") or frame.name)
+    return str(getattr(frame, "camera_id", "") or getattr(frame.camera, "name", "") or frame.name)
 
 
 def frame_scores(frames: list, rows: list[dict]) -> dict:
