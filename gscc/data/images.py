@@ -50,8 +50,37 @@ def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.stack(channels, axis=-1)
 
 
-def load_image(path: Path, width: int, height: int, background: Background, name: str = "") -> torch.Tensor:
-    """The image at ``path`` as a (height, width, 3) float32 tensor in [0, 1] (see module docs)."""
+def fit_pixels(pixels: np.ndarray, width: int, height: int, background: Background, where: str = "") -> np.ndarray:
+    """Decoded 8-bit pixels, (h, w, 3) RGB or (h, w, 4) RGBA, as (height, width, 3) float32 in [0, 1].
+
+    Steps 2 and 3 of the module docs (composite, then resize); ``where`` names the image in
+    the error for another aspect ratio. Video frames come in here straight from the decoder.
+    """
+    file_height, file_width = pixels.shape[:2]
+    if abs(file_width / file_height - width / height) > ASPECT_TOLERANCE * width / height:
+        raise InputError(
+            f"{where}: image is {file_width}x{file_height} but its camera is {width}x{height} (another aspect ratio)"
+        )
+    if pixels.shape[2] == 4:
+        alpha = pixels[..., 3:].astype(np.float32) * np.float32(1.0 / 255.0)
+        out = pixels[..., :3].astype(np.float32) * np.float32(1.0 / 255.0)
+        out *= alpha
+        out += np.asarray(background, dtype=np.float32) * (np.float32(1.0) - alpha)
+    else:
+        out = pixels[..., :3].astype(np.float32) * np.float32(1.0 / 255.0)
+    if out.shape[:2] != (height, width):
+        out = _resize(out, width, height)
+    np.clip(out, 0.0, 1.0, out=out)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Float pixels in [0, 1] rounded to uint8 (error at most 1/510 per channel)."""
+    return np.rint(np.asarray(pixels, dtype=np.float32) * np.float32(255.0)).astype(np.uint8)
+
+
+def read_pixels(path: Path, width: int, height: int, background: Background, name: str = "") -> np.ndarray:
+    """The image at ``path`` as a (height, width, 3) float32 array in [0, 1] (see module docs)."""
     from PIL import Image, UnidentifiedImageError
 
     what = f" (view {name!r})" if name else ""
@@ -67,28 +96,18 @@ def load_image(path: Path, width: int, height: int, background: Background, name
                 )
             if file_width > width and file_height > height:
                 image.draft("RGB", (width, height))  # JPEG only: decode at a reduced scale
-            if _has_alpha(image):
-                rgba = np.asarray(image.convert("RGBA"))
-            else:
-                rgba = None
-                rgb8 = np.asarray(image.convert("RGB"))
+            pixels = np.asarray(image.convert("RGBA" if _has_alpha(image) else "RGB"))
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"{path}: not a readable image ({message}){what}") from None
+    return fit_pixels(pixels, width, height, background, f"{path}{what}")
 
-    if rgba is not None:
-        alpha = rgba[..., 3:].astype(np.float32) * np.float32(1.0 / 255.0)
-        pixels = rgba[..., :3].astype(np.float32) * np.float32(1.0 / 255.0)
-        pixels *= alpha
-        pixels += np.asarray(background, dtype=np.float32) * (np.float32(1.0) - alpha)
-    else:
-        pixels = rgb8.astype(np.float32) * np.float32(1.0 / 255.0)
-    if pixels.shape[:2] != (height, width):
-        pixels = _resize(pixels, width, height)
-    np.clip(pixels, 0.0, 1.0, out=pixels)
-    return torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+
+def load_image(path: Path, width: int, height: int, background: Background, name: str = "") -> torch.Tensor:
+    """The image at ``path`` as a (height, width, 3) float32 tensor in [0, 1] (see module docs)."""
+    return torch.from_numpy(read_pixels(path, width, height, background, name))
 
 
 def load_images(
