@@ -70,7 +70,8 @@ def load_dataset_for(scene: str | Path, frames: Optional[tuple[int, int]], confi
     from ..data.dynamic import load_dynamic_dataset
 
     return load_dynamic_dataset(
-        scene, frames=frames, downscale=config.downscale, resolution=config.resolution, seed=config.seed
+        scene, frames=frames, downscale=config.downscale, resolution=config.resolution, seed=config.seed,
+        max_views=config.max_views, init_points=config.init_points,
     )
 
 
