@@ -94,3 +94,27 @@ def moving_dataset(frames: Optional[tuple[int, int]] = None, *, total: int = 6, 
 def load_moving(scene, frames, config) -> DynamicDataset:
     """A loader for gscc.train.segments.train_dynamic (the scene path is ignored)."""
     return moving_dataset(frames)
+
+
+def write_n3dv(folder, *, total: int = 6, cameras: int = 4, size: int = 40) -> None:
+    """The moving scene as an N3DV-layout folder: camNN.mp4 per camera (cam00 the test
+    view) and poses_bounds.npy."""
+    from pathlib import Path
+
+    from gscc.data.n3dv import LLFF_TO_OPENCV
+    from gscc.eval.video import write_mp4
+
+    def llff_row(camera) -> np.ndarray:  # LLFF's [down, right, back] columns (the map is its own inverse), hwf, bounds
+        c2w = camera.camera_to_world
+        matrix = np.concatenate([c2w[:3, :3] @ LLFF_TO_OPENCV, c2w[:3, 3:], [[camera.height], [camera.width], [camera.fx]]], axis=1)
+        return np.concatenate([matrix.reshape(-1), [0.1, 10.0]])
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = moving_dataset(total=total, cameras=cameras, size=size)
+    views = data.test[:1] + data.train[: cameras - 1]  # frame 0 of every camera, the held-out one first
+    for index, first in enumerate(views):
+        frames = [f for f in data.train + data.test if f.camera is first.camera]
+        pixels = [np.rint(f.image().numpy() * 255).astype(np.uint8) for f in sorted(frames, key=lambda f: f.frame)]
+        write_mp4(folder / f"cam{index:02d}.mp4", pixels, fps=10)
+    np.save(folder / "poses_bounds.npy", np.stack([llff_row(f.camera) for f in views]))

@@ -299,3 +299,31 @@ def test_gof_segments_under_torchrun_match_one_process(tmp_path: Path) -> None:
     assert [s["frames"] for s in summary["segments"]] == [[0, 3], [3, 6]]
     scene = load_run_scene(tmp_path / "two")
     assert [(s.start, s.end) for s in scene.segments] == [(0.0, 0.5), (0.5, 1.0)]
+
+
+# ---- real loaders end to end ---------------------------------------------------------------------
+
+
+MUTANT = ROOT.parent / "shared" / "data" / "dynamic" / "dnerf-mutant"
+
+
+def test_dnerf_mutant_trains_end_to_end(tmp_path: Path) -> None:
+    if not (MUTANT / "transforms_train.json").is_file():
+        pytest.skip(f"D-NeRF mutant not found at {MUTANT}")
+    config = tiny_config("iterations=6", "resolution=40", "max_views=6", "init_points=300", "gof=0")
+    result = train_dynamic(MUTANT, tmp_path / "run", config)
+    metrics = result.metrics
+    times = [v["time"] for v in metrics["test"]["views"]]
+    assert metrics["test"]["mean"]["psnr"] > 8 and len(times) == 6 and len(set(times)) == 6
+    assert metrics["resolution"] == [40, 40] and metrics["videos"] == ["test.mp4"]
+
+
+def test_n3dv_layout_trains_end_to_end(tmp_path: Path) -> None:
+    from dynamic_scene import write_n3dv
+
+    write_n3dv(tmp_path / "n3dv")
+    config = tiny_config("iterations=8", "init=random", "init_points=300")
+    result = train_dynamic(tmp_path / "n3dv", tmp_path / "run", config)
+    views = result.metrics["test"]["views"]
+    assert {v["camera"] for v in views} == {"cam00"} and len(views) == 6
+    assert result.metrics["test"]["mean"]["psnr"] > 10

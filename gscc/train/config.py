@@ -64,6 +64,8 @@ class TrainConfig:
     # dynamic scenes (multi-view video)
     frames: Optional[str] = None  # START:END, the frame range trained (None: every frame)
     gof: int = 0  # groups of frames: segments of this many frames, trained independently (0: one)
+    init: str = "auto"  # initial points of a dynamic dataset: auto | triangulate | random | none (gscc.data.dynamic)
+    init_every: int = 10  # triangulate the cameras of every N-th frame of the range
     eval_near: Optional[float] = None  # near plane of the evaluation renders (None: the dataset's default)
     eval_frame_stride: int = 10  # periodic evaluations score every N-th test frame (the final one all)
     video_fps: float = 0.0  # frame rate of the test-camera videos (0: the dataset's)
@@ -256,6 +258,8 @@ def _validate(c: TrainConfig) -> None:
     need(0.0 <= c.ssim_lambda <= 1.0, f"ssim_lambda must lie in 0..1, got {c.ssim_lambda}")
     parse_frames(c.frames)
     need(c.gof >= 0, f"gof must not be negative, got {c.gof}")
+    need(c.init in ("auto", "triangulate", "random", "none"), f"unknown init {c.init!r}; choose from auto, triangulate, random, none")
+    need(c.init_every >= 1, f"init_every must be at least 1, got {c.init_every}")
     need(c.eval_near is None or (math.isfinite(c.eval_near) and c.eval_near > 0), f"eval_near must be a positive number, got {c.eval_near}")
     need(c.eval_frame_stride >= 1, f"eval_frame_stride must be at least 1, got {c.eval_frame_stride}")
     need(math.isfinite(c.video_fps) and c.video_fps >= 0, f"video_fps must be a number >= 0, got {c.video_fps}")

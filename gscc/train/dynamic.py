@@ -26,11 +26,8 @@ from .. import model as models
 from ..data import random_points
 from ..errors import InputError
 from ..eval.metrics import psnr, ssim
-from ..render.backends import RasterSettings
 from .dynamic_outputs import export_dynamic_run, frame_scores
 from .trainer import Trainer
-
-DEFAULT_NEAR = RasterSettings.near
 
 
 def frame_range_of(dataset) -> tuple[int, int]:
@@ -91,22 +88,6 @@ class DynamicTrainer(Trainer):
 
     def render_frame(self, frame, step: int, params=None, **options):
         return super().render_frame(frame, step, params, time=float(frame.time), **options)
-
-    @property
-    def eval_near(self) -> float:
-        if self.config.eval_near is not None:
-            return float(self.config.eval_near)
-        return float(getattr(self.dataset, "near", None) or DEFAULT_NEAR)
-
-    def renderer(self, step: int, params=None):
-        if params is None:
-            params = self.compression.prepare(self.model.params, step, training=False).params
-        near = self.eval_near
-
-        def fn(frame) -> torch.Tensor:
-            return self.render_frame(frame, step, params, near=near).image
-
-        return fn
 
     @torch.no_grad()
     def score(self, render_fn, frames: list, *, final: bool = False) -> dict:

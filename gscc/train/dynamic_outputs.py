@@ -9,7 +9,8 @@ and ``ckpt.pt``:
 - ``metrics.json``: PSNR/SSIM per test camera and frame (``test.views``), their means
   (``test.mean``) and per-camera means (``test.cameras``), splat and parameter counts,
   steps, training time, the periodic evaluations (``history``);
-- ``videos/CAMERA.mp4``: each test camera's renders over the segment's frames;
+- ``videos/CAMERA.mp4``: each test camera's renders over the segment's frames (a monocular
+  capture's test views in time order: ``videos/test.mp4``);
 - ``renders/CAMERA_FRAME.png``: the first, middle and last frame of the first
   ``test_renders`` test cameras, render left of the ground truth.
 """
@@ -68,9 +69,13 @@ def distinct_cameras(frames: list) -> list:
 
 
 def by_camera(frames: list) -> dict[str, list]:
+    """Test frames per camera in frame order; a monocular capture (every camera seen once,
+    D-NeRF) is one sequence, ``test``."""
     groups: dict[str, list] = defaultdict(list)
     for frame in sorted(frames, key=lambda f: (camera_key(f), int(f.frame))):
         groups[camera_key(frame)].append(frame)
+    if len(groups) > 1 and all(len(g) == 1 for g in groups.values()):
+        return {"test": sorted(frames, key=lambda f: (int(f.frame), float(f.time)))}
     return dict(groups)
 
 

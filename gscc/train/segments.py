@@ -71,7 +71,7 @@ def load_dataset_for(scene: str | Path, frames: Optional[tuple[int, int]], confi
 
     return load_dynamic_dataset(
         scene, frames=frames, downscale=config.downscale, resolution=config.resolution, seed=config.seed,
-        max_views=config.max_views, init_points=config.init_points,
+        max_views=config.max_views, init=config.init, init_every=config.init_every, init_points=config.init_points,
     )
 
 

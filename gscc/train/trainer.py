@@ -40,14 +40,16 @@ from .. import model as models
 from ..data import SceneDataset, load_dataset, random_points
 from ..errors import InputError
 from ..eval.metrics import ssim_tensor
+from ..render.backends import RasterSettings
 from . import optim
 from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .compression import Compression
 from .config import TrainConfig
-from .evaluation import model_renderer, score_views
+from .evaluation import score_views
 from .outputs import export_run, write_json
 from .progress import TrainProgress
 
+DEFAULT_NEAR = RasterSettings.near
 CHECKPOINT_NAME = "ckpt.pt"
 CONFIG_NAME = "config.json"
 VIEW_ORDER_SALT = 0x9E3779B1  # decorrelates the per-epoch view orders from the seed itself
@@ -292,11 +294,24 @@ class Trainer:
 
     # ---- the run --------------------------------------------------------------------
 
+    @property
+    def eval_near(self) -> float:
+        """The near plane of evaluation renders: ``eval_near``, else the dataset's (a dynamic
+        dataset's ``near``), else the renderer's default."""
+        if self.config.eval_near is not None:
+            return float(self.config.eval_near)
+        return float(getattr(self.dataset, "near", None) or DEFAULT_NEAR)
+
     def renderer(self, step: int, params=None):
         """Renders of the model at ``step``: masks applied, no quantization noise."""
         if params is None:
             params = self.compression.prepare(self.model.params, step, training=False).params
-        return model_renderer(self.model, step, self.background, self.config.backend, params=params)
+        near = self.eval_near
+
+        def fn(frame) -> torch.Tensor:
+            return self.render_frame(frame, step, params, near=near).image
+
+        return fn
 
     def evaluate(self, *, final: bool = False) -> dict:
         scores = self.score(self.renderer(max(self.step - 1, 0)), self.test_frames, final=final)
