@@ -179,6 +179,13 @@ def test_stg_strategy_keeps_dynamic_entries_and_optimizer_state_aligned() -> Non
     assert not bool((state["seen"] == 0).any())
 
 
+def test_stg_strategy_densifies_then_prunes() -> None:
+    strategy = STGStrategy(refine_start=2, refine_stop=10, prune_stop=20)
+    assert strategy.grows_at(9) and not strategy.grows_at(10) and strategy.last_step() == 20
+    with pytest.raises(ValueError, match="prune_stop"):
+        STGStrategy(refine_stop=10, prune_stop=5)
+
+
 def test_mcmc_relocation_moves_dynamic_entries_with_the_splat() -> None:
     model = stg_model(count=30)
     optimizers = tagged(model)
@@ -297,6 +304,7 @@ def test_gof_segments_under_torchrun_match_one_process(tmp_path: Path) -> None:
             assert torch.equal(a[name], b[name]), (segment, name)
     summary = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert [s["frames"] for s in summary["segments"]] == [[0, 3], [3, 6]]
+    assert len(summary["test"]["views"]) == 6 and summary["videos"] == ["orbit_0004.mp4"]
     scene = load_run_scene(tmp_path / "two")
     assert [(s.start, s.end) for s in scene.segments] == [(0.0, 0.5), (0.5, 1.0)]
 

@@ -62,7 +62,7 @@ class TrainConfig:
     basis_count: int = 10  # motion-basis: shared trajectories
     basis_knots: int = 0  # motion-basis: knots per trajectory (0: the segment's frame count)
     # dynamic scenes (multi-view video)
-    frames: Optional[str] = None  # START:END, the frame range trained (None: every frame)
+    frames: Optional[str] = None  # START:END (either may be empty), the frame range trained (None: every frame)
     gof: int = 0  # groups of frames: segments of this many frames, trained independently (0: one)
     init: str = "auto"  # initial points of a dynamic dataset: auto | triangulate | random | none (gscc.data.dynamic)
     init_every: int = 10  # triangulate the cameras of every N-th frame of the range
@@ -173,9 +173,11 @@ class TrainConfig:
             basis_knots=max(self.basis_knots, 1),
         )
 
-    def frame_range(self) -> Optional[tuple[int, int]]:
-        """``frames`` as (start, end), end exclusive, or None."""
-        return parse_frames(self.frames)
+    def frame_range(self) -> Optional[tuple[int, Optional[int]]]:
+        """``frames`` as (start, end), end exclusive (None: to the last frame), or None."""
+        from ..data.dynamic import parse_frames
+
+        return None if self.frames is None else parse_frames(self.frames)
 
     def codec_config(self):
         """The encoder settings for scene.gsc."""
@@ -256,7 +258,7 @@ def _validate(c: TrainConfig) -> None:
     need(c.max_views is None or c.max_views >= 2, f"max_views must be at least 2, got {c.max_views}")
     need(c.init_points >= 1, f"init_points must be at least 1, got {c.init_points}")
     need(0.0 <= c.ssim_lambda <= 1.0, f"ssim_lambda must lie in 0..1, got {c.ssim_lambda}")
-    parse_frames(c.frames)
+    c.frame_range()
     need(c.gof >= 0, f"gof must not be negative, got {c.gof}")
     need(c.init in ("auto", "triangulate", "random", "none"), f"unknown init {c.init!r}; choose from auto, triangulate, random, none")
     need(c.init_every >= 1, f"init_every must be at least 1, got {c.init_every}")
@@ -302,22 +304,6 @@ def _validate(c: TrainConfig) -> None:
         need(getattr(c, name) >= 0, f"{name} must not be negative, got {getattr(c, name)}")
     need(c.rate_lambda == 0 or c.entropy_model != "none", "rate_lambda needs an entropy_model")
     c.model_config()  # checks the representation's settings
-
-
-def parse_frames(text: Optional[str]) -> Optional[tuple[int, int]]:
-    """``"START:END"`` (end exclusive, START < END, both >= 0) as a pair; None stays None."""
-    if text is None:
-        return None
-    start, sep, end = str(text).partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        first, last = int(start), int(end)
-    except ValueError:
-        raise InputError(f"frames must be START:END (e.g. 0:50), got {text!r}") from None
-    if first < 0 or last <= first:
-        raise InputError(f"frames {text!r}: need 0 <= START < END")
-    return first, last
 
 
 def _strategies() -> dict:

@@ -17,7 +17,7 @@ Run-level outputs (rank 0): ``scene.json`` — the whole scene as a
 of global time ((a - START) / (END - START) to (b - START) / (END - START)) and its
 ``splats.ply`` (:func:`load_run_scene` reads it back) — and, with several segments,
 ``metrics.json`` with each segment's summary and the means over every test camera and
-frame of all segments.
+frame of all segments, and ``videos/CAMERA.mp4``, the segments' videos joined.
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def train_dynamic(
         workers.barrier()  # every rank has checked the folder before any writes into it
         frames = config.frame_range()
         first = None
-        if frames is None:
-            first = load(scene, None, config)
+        if frames is None or frames[1] is None:  # the sequence's length decides the range
+            first = load(scene, frames, config)
             frames = tuple(int(v) for v in first.frames)
         ranges = segment_ranges(frames[0], frames[1], config.gof)
         if workers.rank == 0 and not resume:
@@ -219,8 +219,26 @@ def write_run_outputs(run_dir: Path, ranges: list[tuple[int, int]], config: Trai
         "training_seconds": sum(m.get("training_seconds", 0.0) for m in metrics),
         "test": {"views": views, "mean": mean_scores(views)},
     }
+    summary["videos"] = join_videos(run_dir, ranges, metrics[0].get("fps") or 30.0)
     write_json(run_dir / METRICS_NAME, summary)
     return summary
+
+
+def join_videos(run_dir: Path, ranges: list[tuple[int, int]], fps: float) -> list[str]:
+    """``videos/CAMERA.mp4`` over the whole range: each segment's video of that camera in turn."""
+    from ..eval.video import read_mp4, write_mp4
+    from .dynamic_outputs import VIDEOS_DIR
+
+    folders = [segment_dir(run_dir, i, len(ranges)) / VIDEOS_DIR for i in range(len(ranges))]
+    names = sorted(p.name for p in folders[0].glob("*.mp4")) if folders[0].is_dir() else []
+    written = []
+    for name in names:
+        if not all((folder / name).is_file() for folder in folders):
+            continue
+        (run_dir / VIDEOS_DIR).mkdir(exist_ok=True)
+        write_mp4(run_dir / VIDEOS_DIR / name, [image for folder in folders for image in read_mp4(folder / name)], fps)
+        written.append(name)
+    return written
 
 
 def load_run_scene(run_dir: str | Path) -> DynamicScene:

@@ -64,20 +64,11 @@ class STGStrategy(DefaultStrategy):
         state["seen"] = None
         return state
 
-    def step_post_backward(self, params, optimizers, state, step, info, lr=None) -> None:
-        if step >= self.prune_stop:
-            return
-        self._accumulate(params, state, info)
-        if step > self.refine_start and step % self.refine_every == 0:
-            grown = self._grow(params, optimizers, state, step) if step < self.refine_stop else (0, 0)
-            pruned = self._prune(params, optimizers, state, step)
-            if self.verbose:
-                print(f"step {step}: {grown[0]} cloned, {grown[1]} split, {pruned} pruned, {ops.num_splats(params)} splats")
-            for key in ("grad2d", "count", "radii"):
-                if state.get(key) is not None:
-                    state[key].zero_()
-        if step > 0 and step % self.reset_every == 0:
-            ops.reset_opacities(params, optimizers, state, value=2.0 * self.prune_opa)
+    def last_step(self) -> int:
+        return self.prune_stop
+
+    def grows_at(self, step: int) -> bool:
+        return step < self.refine_stop
 
     @torch.no_grad()
     def _accumulate(self, params, state: Dict[str, Any], info: Dict[str, Any]) -> None:
