@@ -9,7 +9,7 @@
 API
     ``load_dynamic_dataset(path, *, frames=None, downscale=1.0, resolution=None,
     background=None, max_views=None, init="auto", init_every=10, init_points=100_000,
-    init_width=None, seed=0, cache_dir=None, cache_bytes=1 GiB, near=None) -> DynamicDataset``;
+    init_width=None, seed=0, cache_dir=None, cache_bytes=512 MiB, near=None) -> DynamicDataset``;
     ``is_dynamic_dataset(path) -> bool``; ``detect_dynamic_kind(path) -> str | None``;
     ``parse_frames("0:50") -> (0, 50)``.
 
@@ -44,7 +44,8 @@ Frames and time
     [0, 1] (the identity over the whole sequence).
 
 Views
-    Multi-view kinds: every camera of the split at every frame of the range, frame-major.
+    Multi-view kinds: every camera of the split at every frame of the range, frame-major
+    (all cameras of the first frame, then of the next, ...).
     ``max_views`` keeps at most that many cameras of each split (evenly spaced through them;
     for the monocular D-NeRF: that many views). Every image file of the range is checked to
     exist up front (one-line InputError naming it).
@@ -70,6 +71,12 @@ Initialisation (``init``; see :mod:`gscc.data.dynamic_init`)
     (:func:`gscc.data.dataset.camera_bounds`), random colours, uniform random times.
     "none": no points. "auto": "triangulate" for multi-view kinds, "random" for the
     monocular D-NeRF (one camera per time: nothing to triangulate).
+
+Scene scale and bounds
+    Scale: :func:`gscc.data.dataset.scene_scale` of the training cameras (one per physical
+    camera). Bounds: the 1st..99th percentile box of triangulated points; otherwise the box
+    the cameras look at (:func:`gscc.data.dataset.camera_bounds`), where random points are
+    drawn.
 
 Background and near plane
     ``background=None`` takes the kind's default (Panoptic and N3DV: black, real captures;
@@ -100,7 +107,7 @@ from .frame_store import DEFAULT_BUDGET, FrameStore
 from .images import Background, to_uint8
 from .n3dv import is_n3dv_dir, load_n3dv
 from .panoptic import is_panoptic_dir, load_panoptic
-from .sequence import SourceSequence, SourceView
+from .sequence import SourceView
 
 KINDS = ("panoptic", "n3dv", "dnerf")
 INITS = ("auto", "triangulate", "random", "none")
@@ -238,7 +245,7 @@ def _keep_cameras(views: list[SourceView], max_views: Optional[int], monocular: 
     return [v for v in views if v.camera_id in kept]
 
 
-def _view_time(view: SourceView, frames: tuple[int, int], sequence: SourceSequence, times: dict[int, float]) -> float:
+def _view_time(view: SourceView, frames: tuple[int, int], times: dict[int, float]) -> float:
     if view.time is None:
         return frame_time(view.frame, frames)
     start, end = frames
@@ -268,7 +275,6 @@ def _mask_reader(view: SourceView, camera: Camera):
 def _timed_frames(
     views: list[SourceView],
     frames: tuple[int, int],
-    sequence: SourceSequence,
     downscale: float,
     resolution: Optional[int],
     background: Background,
@@ -288,7 +294,7 @@ def _timed_frames(
         store.add(("image", index), _image_reader(view, camera, background))
         if view.read_mask is not None:
             store.add(("mask", index), _mask_reader(view, camera))
-        time = _view_time(view, frames, sequence, times)
+        time = _view_time(view, frames, times)
         result.append(TimedFrame(camera, time, view.frame, view.name, view.camera_id, store, index, view.read_mask is not None))
     return result
 
@@ -349,13 +355,14 @@ def load_dynamic_dataset(
         sequence.select(start, end, cache_root(cache_dir))
     store = FrameStore(cache_bytes)
     keys = itertools.count()
-    train = _timed_frames(train_views, (start, end), sequence, downscale, resolution, background, store, times, keys)
-    test = _timed_frames(test_views, (start, end), sequence, downscale, resolution, background, store, times, keys)
+    train = _timed_frames(train_views, (start, end), downscale, resolution, background, store, times, keys)
+    test = _timed_frames(test_views, (start, end), downscale, resolution, background, store, times, keys)
 
     unique = {f.camera_id: f.camera for f in train}
     scale = scene_scale(list(unique.values()))
     if init == "auto":
         init = "random" if sequence.monocular else "triangulate"
+    box = camera_bounds(list(unique.values()), scale)
     result = initialise(
         init,
         train_views,
@@ -363,14 +370,14 @@ def load_dynamic_dataset(
         sequence,
         folder=folder,
         scale=scale,
-        random_bounds=camera_bounds(list(unique.values()), scale),
+        random_bounds=box,
         every=init_every,
         count=init_points,
         seed=seed,
         cache_dir=cache_dir,
         width=init_width,
     )
-    bounds = point_bounds(result.points, scale) if result.points is not None and len(result.points) else camera_bounds(list(unique.values()), scale)
+    bounds = point_bounds(result.points, scale) if result.method == "triangulate" else box
     return DynamicDataset(
         kind=kind,
         train=train,

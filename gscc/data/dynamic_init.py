@@ -18,6 +18,11 @@ Fallback: fewer than ``min_points`` triangulated points (a textureless or tiny s
 :func:`gscc.data.dataset.camera_bounds`), random colours, times uniform in [0, 1] — 3DGS's
 random initialisation spread over time.
 
+Measured on Panoptic basketball, frames 0:50 (frames 0, 10, 20, 30, 40 triangulated at 640
+pixels wide): 5,314 points, 4,284 static (after thinning; 4,894 before) and 1,030 on the
+people; 845 s on a 2-core machine shared with other jobs (niced, load ~13), about 260 s on
+a quiet one; reloading from the cache: 3 s (the metadata parse).
+
 The triangulation result is cached under ``<cache>/init/<key>.npz`` (see
 :mod:`gscc.data.cache`), keyed by the dataset folder, the metadata and image files'
 identities, the sampled frames, the width and this module's settings: a second run over the
@@ -75,7 +80,7 @@ def sampled_frames(frames: tuple[int, int], every: int) -> list[int]:
     return list(range(frames[0], frames[1], every))
 
 
-def _progress(total: int):
+def _progress():
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -91,11 +96,9 @@ def triangulate_init(
     frames: tuple[int, int],
     sequence: SourceSequence,
     *,
-    folder: Path,
     scale: float,
     every: int,
     width: Optional[int],
-    cache_dir,
 ) -> InitResult:
     """Triangulated points over the sampled frames (uncached work: see :func:`initialise`)."""
     from .dynamic import frame_time
@@ -105,7 +108,7 @@ def triangulate_init(
     sampled = sampled_frames(frames, every)
     parts_fg, parts_bg, per_frame = [], [], []
     features = 0
-    with _progress(len(sampled)) as progress:
+    with _progress() as progress:
         task = progress.add_task("triangulate", total=len(sampled))
         for frame in sampled:
             frame_views = [v for v in views if v.frame == frame]
@@ -220,7 +223,7 @@ def initialise(
     result = _load_cached(path) if path.is_file() else None
     if result is None:
         result = triangulate_init(
-            views, frames, sequence, folder=folder, scale=scale, every=every, width=width, cache_dir=cache_dir
+            views, frames, sequence, scale=scale, every=every, width=width
         )
         try:
             _save_cached(path, result)

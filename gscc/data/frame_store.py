@@ -5,9 +5,10 @@ them all as float32 up front would take 27 * 150 * 320 * 180 * 3 * 4 bytes = 2.8
 320x180, 11 GB at full size. A :class:`FrameStore` instead holds one *reader* per image (a
 function returning the image as uint8 at the training size) and decodes on first use. Decoded
 images are kept in a least-recently-used cache bounded in bytes (``budget`` bytes of uint8;
-default :data:`DEFAULT_BUDGET`, 1 GiB: 27 cameras x 50 frames at 320x180 is 233 MB and fits
-whole, 150 frames at 640x360 does not and is decoded again when evicted — a 640x360 JPEG
-decodes in a few milliseconds, far less than a training step). Floats are made per request.
+default :data:`DEFAULT_BUDGET`, 512 MiB: 27 cameras x 50 frames at 320x180 is 233 MB and fits
+whole; 150 frames at 320x180 (700 MB) or 50 at 640x360 (933 MB) do not, and an evicted image
+is decoded again when next asked for — a 640x360 JPEG decodes in a few milliseconds, far less
+than a training step). Floats are made per request.
 
 Masks (bool, one byte a pixel) share the same cache and budget. Access is thread-safe.
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-DEFAULT_BUDGET = 1 << 30
+DEFAULT_BUDGET = 512 << 20
 
 Reader = Callable[[], np.ndarray]
 
