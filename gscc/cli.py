@@ -512,7 +512,14 @@ def train(
             notice = f"preset {name} (this machine {'has' if name == 'default' else 'has no'} CUDA GPU; --preset chooses)"
         config = build_config(name, settings, compression=compression.value if compression else None, dynamic=dynamic, **flags)
     elif given or compression is not None:  # the settings given must agree with the run's
-        base = None if preset is not None else saved_config(output)
+        if preset is not None:
+            base = None
+        elif dynamic:
+            from .train.segments import saved_run_config
+
+            base = saved_run_config(output)
+        else:
+            base = saved_config(output)
         config = build_config(
             preset.value if preset else None, settings, base=base,
             compression=compression.value if compression else None, dynamic=dynamic, **flags,

@@ -126,8 +126,8 @@ def train_dynamic(
 ) -> DynamicRunResult:
     """Train the dynamic scene in ``scene`` into ``run_dir`` (see the module docstring).
 
-    ``resume`` continues every segment from its checkpoint (segments without one start
-    afresh) with the config saved in ``run_dir/config.json``; ``stop_after`` ends each
+    ``resume`` continues every unfinished segment from its checkpoint (segments without one
+    start afresh) with the config saved in ``run_dir/config.json``; ``stop_after`` ends each
     segment after that many steps, with a checkpoint.
     """
     run_dir = Path(run_dir)
@@ -152,6 +152,8 @@ def train_dynamic(
         for index in result.trained:
             folder = segment_dir(run_dir, index, len(ranges))
             folder.mkdir(parents=True, exist_ok=True)
+            if resume and (folder / METRICS_NAME).is_file():  # finished before
+                continue
             dataset = first if first is not None and len(ranges) == 1 else load(scene, ranges[index], config)
             checkpoint = None
             if resume and (folder / CHECKPOINT_NAME).is_file():
@@ -169,11 +171,19 @@ def train_dynamic(
         workers.close()
 
 
-def _resumed_config(run_dir: Path, given: Optional[TrainConfig]) -> TrainConfig:
-    path = run_dir / CONFIG_NAME
+def saved_run_config(run_dir: str | Path) -> TrainConfig:
+    """The config of the dynamic run in ``run_dir`` (its config.json)."""
+    path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise InputError(f"{run_dir}: no {CONFIG_NAME} to resume from")
-    saved = TrainConfig.from_dict(json.loads(path.read_text()))
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except ValueError as exc:
+        raise InputError(f"{path}: not a readable run config ({exc})") from None
+
+
+def _resumed_config(run_dir: Path, given: Optional[TrainConfig]) -> TrainConfig:
+    saved = saved_run_config(run_dir)
     if given is not None and given != saved:
         raise InputError(f"{run_dir}: the settings differ from the run's ({', '.join(saved.differences(given))}); resume without them")
     return saved
