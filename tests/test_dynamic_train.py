@@ -265,12 +265,25 @@ def test_dynamic_run_resumes_exactly(tmp_path: Path) -> None:
         assert torch.equal(a[name], b[name]), name
 
 
-@pytest.mark.parametrize("representation,colour", [("stg", "features"), ("motion-basis", "sh")])
-def test_other_dynamic_representations_train(tmp_path: Path, representation: str, colour: str) -> None:
-    config = tiny_config(f"colour={colour}", "iterations=8", representation=representation)
+@pytest.mark.parametrize(
+    "representation,colour,strategy", [("stg", "features", "stg"), ("motion-basis", "sh", "stg"), ("stg", "sh", "mcmc")]
+)
+def test_other_dynamic_representations_train(tmp_path: Path, representation: str, colour: str, strategy: str) -> None:
+    config = build_config(
+        "cpu-fast", [f"colour={colour}", "iterations=8", "resolution=None", "strategy.refine_start=2", "strategy.refine_every=3"],
+        dynamic=True, representation=representation, strategy=strategy,
+    )
     result = train_dynamic("synthetic", tmp_path / "run", config, load=load_moving)
     assert result.metrics["test"]["mean"]["psnr"] > 8
     assert (tmp_path / "run" / "scene.splatv").exists() == (representation == "stg")
+
+
+def test_a_dynamic_representation_needs_a_dynamic_dataset(tmp_path: Path) -> None:
+    from gscc.errors import InputError
+    from gscc.train.trainer import train
+
+    with pytest.raises(InputError, match="needs a dynamic dataset"):
+        train("unused", tmp_path / "run", build_config("cpu-fast", [], representation="stg"))
 
 
 TORCHRUN_SCRIPT = """

@@ -461,6 +461,8 @@ def train(
         config = saved
     elif config is None:
         config = TrainConfig()
+    if models.is_dynamic(config.representation):
+        raise InputError(f"the {config.representation} representation needs a dynamic dataset (multi-view video)")
     if dataset is None:
         dataset = load_training_data(scene, config)
     if not resume:
