@@ -15,7 +15,10 @@ segments as one process training them one after another.
 Run-level outputs (rank 0): ``scene.json`` — the whole scene as a
 :class:`gscc.dynamic.DynamicScene`: frame range, fps and, per segment, its frames, its span
 of global time ((a - START) / (END - START) to (b - START) / (END - START)) and its
-``splats.ply`` (:func:`load_run_scene` reads it back) — and, with several segments,
+``splats.ply`` (:func:`load_run_scene` reads it back). The dataset normalises a segment's
+frame f to local time (f - a) / (b - a - 1); the spans are by frame count, so
+``DynamicScene.at`` at global t = (f - START) / (END - START) shows frame f at local time
+(f - a) / (b - a), less than one frame interval from the time it was trained at — and, with several segments,
 ``metrics.json`` with each segment's summary and the means over every test camera and
 frame of all segments, and ``videos/CAMERA.mp4``, the segments' videos joined.
 """
