@@ -12,8 +12,8 @@ Runs (one after another, each a separate process; the table is read from metrics
   stg with SH, STG density control, 320x180, GOF 50);
 - ``stg-features``: the same with ``--set colour=features`` (STG's features and MLP);
 - ``motion-basis``: ``--representation motion-basis``;
-- ``static-middle``: the static trainer (vanilla 3DGS, the static cpu-fast schedule) on the
-  middle frame's training views alone, from the same initial points as the dynamic runs,
+- ``static-middle``: the static trainer (vanilla 3DGS with SH degree 1, the static cpu-fast
+  density control, as many steps as the dynamic preset) on the middle frame's training views alone, from the same initial points as the dynamic runs,
   scored on that frame's test views with the same near plane.
 
 Every figure is for the 4 test cameras: the dynamic runs over every frame of the range, the
@@ -60,7 +60,7 @@ def train_static_middle(args, folder: Path) -> None:
     """The static reference (see the module docstring), in this process."""
     from gscc.data import Frame, SceneDataset
     from gscc.data.dynamic import load_dynamic_dataset, parse_frames
-    from gscc.train.config import build_config
+    from gscc.train.config import DYNAMIC_PRESETS, build_config
     from gscc.train.trainer import train
 
     start, end = parse_frames(args.frames)
@@ -70,7 +70,8 @@ def train_static_middle(args, folder: Path) -> None:
               for split in ("train", "test")}
     dataset = SceneDataset(f"{data.kind} frame {middle}", frames["train"], frames["test"], data.points, data.colors,
                            data.scale, data.background, data.bounds)
-    settings = [f"eval_near={data.near}", "resolution=None", *(args.set or [])]
+    steps = DYNAMIC_PRESETS[args.preset]["iterations"]  # as many steps as a dynamic run
+    settings = [f"eval_near={data.near}", "resolution=None", f"iterations={steps}", *(args.set or [])]
     config = build_config(args.preset, settings, representation="vanilla", strategy="default", sh_degree=1)
     torch.set_num_threads(1)
     train(args.scene, folder, config, force=True, dataset=dataset)

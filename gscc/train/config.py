@@ -420,7 +420,8 @@ DYNAMIC_PRESETS: dict[str, dict[str, Any]] = {
         "save_every": 5_000,
     },
     # This kind of machine (2 CPU cores): 320 px wide (basketball at 320x180), GOF 50, SH
-    # degree 1, a schedule sized for about 35 minutes per segment (bench/README.md).
+    # degree 1; 3,000 steps at the ~1.2 steps/s measured on basketball 0:50 (5,000-60,000
+    # splats) take about 40 minutes per segment when the machine is not shared.
     "cpu-fast": {
         "representation": "stg",
         "strategy": "stg",
