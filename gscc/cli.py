@@ -463,8 +463,8 @@ def train(
     iterations: Optional[int] = typer.Option(None, min=1, help="Training steps."),
     downscale: Optional[float] = typer.Option(None, min=1.0, help="Divide the image size by this."),
     resolution: Optional[int] = typer.Option(None, min=1, help="Image width in pixels (the height keeps the aspect)."),
-    strategy: Optional[Strategy] = typer.Option(None, help="Densification: 3DGS adaptive density control or MCMC."),
-    representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, or features with an MLP decoder."),
+    strategy: Optional[Strategy] = typer.Option(None, help="Densification: 3DGS adaptive density control, MCMC, or STG (dynamic)."),
+    representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, features with an MLP decoder; dynamic: stg or motion-basis."),
     seed: Optional[int] = typer.Option(None, help="Seed of every random choice in the run."),
     compression: Optional[CompressionPreset] = typer.Option(
         None, help="Compression in the loop: gscodec (simulation, entropy model, SH mask, learned coding), gsplat-png (baseline)."
