@@ -510,9 +510,13 @@ class _ProgressBar:
 
 @app.command()
 def render(
-    source: Path = typer.Argument(..., help="Splats to render: a 3DGS .ply, a .splat or a .gsc file."),
+    source: Path = typer.Argument(
+        ..., help="Splats to render: a 3DGS .ply, a .splat or a .gsc file; dynamic: a .splatv, an STG .ply or a dynamic run."
+    ),
     cameras: str = typer.Option(..., "--cameras", "-c", help=CAMERAS_HELP),
-    output: Path = typer.Option(..., "-o", "--output", help="Folder for NNNN.png (and NNNN_depth.png) per camera."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Folder for NNNN.png (and NNNN_depth.png) per camera (several times: tNNNN/ each)."
+    ),
     width: Optional[int] = typer.Option(None, min=1, max=32768, help="Image width of orbit cameras (default 640)."),
     height: Optional[int] = typer.Option(None, min=1, max=32768, help="Image height of orbit cameras (default 480)."),
     scale: float = typer.Option(1.0, help="Scale the image size (0.5 halves it; above 0, at most 16)."),
@@ -521,13 +525,42 @@ def render(
     background: str = typer.Option("black", help="Background colour: white, black or r,g,b."),
     backend: Backend = typer.Option(Backend.auto, help="Renderer: auto is gsplat on CUDA, taichi on the CPU."),
     force: bool = typer.Option(False, "--force", "-f", help="Write into a non-empty output folder."),
+    time_: Optional[str] = typer.Option(None, "--time", help="Dynamic splats: normalised time(s) T[,T...] in [0, 1]."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Dynamic splats: N times evenly over [0, 1]."),
+    video: Optional[Path] = typer.Option(
+        None, "--video", help="Dynamic splats: an MP4 of the first camera over time (--frames, default 60)."
+    ),
+    fps: float = typer.Option(30.0, "--fps", min=0.1, help="Frame rate of --video."),
 ) -> None:
-    """Render splats for a set of cameras into a folder of PNG images."""
+    """Render splats for a set of cameras into a folder of PNG images (dynamic splats: at times, or as a video)."""
     from .cameras import load_cameras
+    from .eval.dynamic_views import DEFAULT_VIDEO_FRAMES, is_dynamic_source, load_dynamic_scene, parse_times, render_video, time_folders
     from .eval.render_views import check_output_folder, load_splat_file, parse_background, render_to_folder
 
     colour = parse_background(background)
-    check_output_folder(output, force)
+    dynamic = is_dynamic_source(source)
+    if not dynamic and (time_ is not None or frames is not None or video is not None):
+        raise InputError(f"{source}: --time, --frames and --video need dynamic splats (.splatv, an STG .ply or a dynamic run)")
+    if output is None and video is None:
+        raise InputError("give an output folder (-o) or, for dynamic splats, --video")
+    if output is not None:
+        check_output_folder(output, force)
+    if dynamic:
+        scene = load_dynamic_scene(source)
+        times = parse_times(time_, frames, DEFAULT_VIDEO_FRAMES if video is not None else None)
+        views = load_cameras(cameras, splats=scene.at(0.5), width=width, height=height, scale=scale, every=every)
+        if video is not None:
+            with _ProgressBar("rendering video") as progress:
+                count = render_video(scene, views[0], times, video, fps=fps, backend=backend.value, background=colour, progress=progress)
+            console.print(f"wrote {video}: {count} frames from t={times[0]:g} to t={times[-1]:g} at {fps:g} fps")
+        if output is not None:
+            folders = [output] if len(times) == 1 else [output / name for name in time_folders(times)]
+            if len(times) > 1:
+                output.mkdir(parents=True, exist_ok=True)
+            for t, folder in zip(times, folders):
+                render_to_folder(scene.at(t), views, folder, backend=backend.value, background=colour, depth=depth, force=force)
+            console.print(f"wrote {len(views)} views at {len(times)} time(s) ({', '.join(f'{t:g}' for t in times)}) to {output}")
+        return
     splats = load_splat_file(source)
     views = load_cameras(cameras, splats=splats, width=width, height=height, scale=scale, every=every)
     start = time.perf_counter()
@@ -578,25 +611,36 @@ def evaluate(
     ),
     backend: Backend = typer.Option(Backend.auto, help="Renderer: auto is gsplat on CUDA, taichi on the CPU."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (an infinite PSNR is null) instead of a table."),
+    time_: Optional[str] = typer.Option(None, "--time", help="Dynamic splats: normalised time(s) T[,T...] in [0, 1]."),
+    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Dynamic splats: N times evenly over [0, 1]."),
 ) -> None:
-    """Score renders of splats against other splats or a dataset's images: PSNR, SSIM, LPIPS."""
+    """Score renders of splats against other splats or a dataset's images: PSNR, SSIM, LPIPS (dynamic splats: at times)."""
     from .cameras import is_orbit, load_views
     from .eval.compare import compare_splats, compare_to_images
+    from .eval.dynamic_views import at_times, is_dynamic_source, parse_times
     from .eval.render_views import load_splat_file, parse_background
 
     if reference is None and is_orbit(cameras):
         raise InputError("orbit cameras have no images to compare with; give reference splats (gscc eval A B)")
     colour = parse_background(background or ("black" if reference is not None else "white"))
-    splats = load_splat_file(source)
-    other = load_splat_file(reference) if reference is not None else None
-    views = load_views(cameras, splats=splats, width=width, height=height, scale=scale, every=every)
+    dynamic = [p for p in (source, reference) if p is not None and is_dynamic_source(p)]
+    if not dynamic and (time_ is not None or frames is not None):
+        raise InputError("--time and --frames need dynamic splats (.splatv, an STG .ply or a dynamic run)")
+    times = parse_times(time_, frames) if dynamic else [None]
+    scenes = at_times(source, times, load_splat_file)
+    others = at_times(reference, times, load_splat_file) if reference is not None else [None] * len(times)
+    views = load_views(cameras, splats=scenes[0], width=width, height=height, scale=scale, every=every)
     with _ProgressBar("evaluating") as progress:
-        if other is not None:
-            report = compare_splats(
-                splats, other, [v.camera for v in views], backend=backend.value, background=colour, progress=progress
-            )
-        else:
-            report = compare_to_images(splats, views, backend=backend.value, background=colour, progress=progress)
+        reports = []
+        for t, splats, other in zip(times, scenes, others):
+            if other is not None:
+                report = compare_splats(
+                    splats, other, [v.camera for v in views], backend=backend.value, background=colour, progress=progress
+                )
+            else:
+                report = compare_to_images(splats, views, backend=backend.value, background=colour, progress=progress)
+            reports.append(report.at_time(t) if t is not None else report)
+        report = reports[0].merged(reports[1:])
     if as_json:
         summary = report.to_json()
         summary.update(source=str(source), against=str(reference) if reference is not None else cameras)
@@ -642,11 +686,14 @@ CompressionPreset = Enum("CompressionPreset", {"none": "none", "gsplat_png": "gs
 class Strategy(str, Enum):
     default = "default"
     mcmc = "mcmc"
+    stg = "stg"
 
 
 class Representation(str, Enum):
     vanilla = "vanilla"
     features = "features"
+    stg = "stg"
+    motion_basis = "motion-basis"
 
 
 @app.command()
@@ -661,8 +708,8 @@ def train(
     iterations: Optional[int] = typer.Option(None, min=1, help="Training steps."),
     downscale: Optional[float] = typer.Option(None, min=1.0, help="Divide the image size by this."),
     resolution: Optional[int] = typer.Option(None, min=1, help="Image width in pixels (the height keeps the aspect)."),
-    strategy: Optional[Strategy] = typer.Option(None, help="Densification: 3DGS adaptive density control or MCMC."),
-    representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, or features with an MLP decoder."),
+    strategy: Optional[Strategy] = typer.Option(None, help="Densification: 3DGS adaptive density control, MCMC, or STG (dynamic)."),
+    representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, features with an MLP decoder; dynamic: stg or motion-basis."),
     seed: Optional[int] = typer.Option(None, help="Seed of every random choice in the run."),
     compression: Optional[CompressionPreset] = typer.Option(
         None, help="Compression in the loop: gscodec (simulation, entropy model, SH mask, learned coding), gsplat-png (baseline)."
@@ -672,15 +719,23 @@ def train(
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUTPUT from its checkpoint."),
     force: bool = typer.Option(False, "--force", "-f", help="Start afresh in a non-empty run folder."),
+    frames: Optional[str] = typer.Option(None, "--frames", help="Dynamic datasets: the frame range START:END (end exclusive)."),
+    gof: Optional[int] = typer.Option(
+        None, "--gof", min=0, help="Dynamic datasets: train segments of N frames independently (torchrun spreads them)."
+    ),
 ) -> None:
-    """Train splats on posed images; writes splats.ply, scene.gsc and metrics.json."""
+    """Train splats on posed images (or multi-view video); writes splats.ply, scene.gsc (dynamic: scene.splatv, videos/) and metrics.json."""
     from .data import detect_kind
+    from .data.dynamic import detect_dynamic_kind
     from .train.config import build_config, machine_preset
     from .train.trainer import prepare_run_dir, saved_config, train as run_training
 
     if resume and force:
         raise InputError("give --resume or --force, not both")
-    kind = detect_kind(scene)
+    dynamic_kind = detect_dynamic_kind(scene)
+    kind = dynamic_kind or detect_kind(scene)
+    if dynamic_kind is None and (frames is not None or gof is not None):
+        raise InputError(f"{scene}: --frames and --gof need a dynamic dataset (multi-view video)")
     if output is None:
         output = Path("runs") / (scene.resolve().name or "scene")
     flags = dict(
@@ -690,23 +745,38 @@ def train(
         strategy=strategy.value if strategy else None,
         representation=representation.value if representation else None,
         seed=seed,
+        frames=frames,
+        gof=gof,
     )
     given = preset is not None or compression is not None or settings or any(v is not None for v in flags.values())
     config, notice = None, None
+    dynamic = dynamic_kind is not None
     if not resume:
         name = preset.value if preset else machine_preset()
         if preset is None:
             notice = f"preset {name} (this machine {'has' if name == 'default' else 'has no'} CUDA GPU; --preset chooses)"
-        config = build_config(name, settings, compression=compression.value if compression else None, **flags)
+        config = build_config(name, settings, compression=compression.value if compression else None, dynamic=dynamic, **flags)
     elif given or compression is not None:  # the settings given must agree with the run's
-        base = None if preset is not None else saved_config(output)
+        if preset is not None:
+            base = None
+        elif dynamic:
+            from .train.segments import saved_run_config
+
+            base = saved_run_config(output)
+        else:
+            base = saved_config(output)
         config = build_config(
             preset.value if preset else None, settings, base=base,
-            compression=compression.value if compression else None, **flags,
+            compression=compression.value if compression else None, dynamic=dynamic, **flags,
         )
-    prepare_run_dir(output, resume=resume, force=force)
     if not _torch_threads_given():
         _single_torch_thread()
+    if dynamic:
+        if notice:
+            errors.print(notice)
+        _train_dynamic(scene, output, config, kind, resume=resume, force=force)
+        return
+    prepare_run_dir(output, resume=resume, force=force)
     if notice:
         errors.print(notice)
     errors.print(f"training on {scene} ({kind} dataset) into {output}")
@@ -722,6 +792,25 @@ def train(
         f"wrote {output}: {metrics.get('splat_count', 0):,} splats after {result.step:,} steps "
         f"({metrics.get('training_seconds', 0.0):.0f} s); held-out {score(trained)}; "
         f"scene.gsc {gsc.get('bytes', 0):,} bytes, {score(gsc.get('mean', {}))}"
+    )
+
+
+def _train_dynamic(scene: Path, output: Path, config, kind: str, *, resume: bool, force: bool) -> None:
+    """``gscc train`` on a dynamic dataset: segments (GOF), each rank of torchrun its share."""
+    from .train.segments import train_dynamic
+
+    errors.print(f"training on {scene} ({kind} dynamic dataset) into {output}")
+    result = train_dynamic(scene, output, config, resume=resume, force=force, console=errors)
+    metrics = result.metrics
+    if metrics is None:
+        console.print(f"trained segment(s) {', '.join(map(str, result.trained)) or 'none'} of {len(result.segments)} into {output}")
+        return
+    mean = metrics.get("test", {}).get("mean", {})
+    score = "n/a" if mean.get("psnr") is None else f"PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}"
+    console.print(
+        f"wrote {output}: {len(result.segments)} segment(s), {metrics.get('splat_count', 0):,} splats, "
+        f"{metrics.get('parameter_count', 0):,} parameters ({metrics.get('training_seconds', 0.0):.0f} s); "
+        f"test cameras over time {score}"
     )
 
 

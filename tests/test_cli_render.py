@@ -187,3 +187,59 @@ def test_bad_input_gives_one_line_and_writes_nothing(gscc, tmp_path: Path, monke
     before = sorted(p.name for p in tmp_path.iterdir())
     assert_one_line_error(gscc(*args), fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no "out" folder, no stray files
+
+
+# ---- dynamic splats ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moving_splatv(tmp_path: Path) -> Path:
+    from dynamic_scene import moving_splats
+    from gscc.io import write_splatv
+
+    path = tmp_path / "moving.splatv"
+    write_splatv(moving_splats(), path)
+    return path
+
+
+def test_render_dynamic_splats_at_times_and_as_video(gscc, moving_splatv: Path, tmp_path: Path) -> None:
+    from gscc.eval.video import read_mp4
+
+    result = gscc("render", moving_splatv, "-c", "orbit:2", *SIZE, "--time", "0,1", "-o", tmp_path / "out")
+    assert result.code == 0, result.stderr
+    first, last = (sorted((tmp_path / "out" / t).glob("*.png")) for t in ("t0000", "t0001"))
+    assert [p.name for p in first] == [p.name for p in last] == ["0000.png", "0001.png"]
+    assert first[0].read_bytes() != last[0].read_bytes()  # the blob moved
+    result = gscc("render", moving_splatv, "-c", "orbit:1", *SIZE, "--frames", "5", "--video", tmp_path / "v.mp4")
+    assert result.code == 0, result.stderr
+    frames = read_mp4(tmp_path / "v.mp4")
+    assert len(frames) == 5 and frames[0].shape == (36, 48, 3)
+
+
+def test_eval_dynamic_splats_against_themselves_at_times(gscc, moving_splatv: Path) -> None:
+    result = gscc("eval", moving_splatv, moving_splatv, "-c", "orbit:2", *SIZE, "--frames", "3", "--json")
+    assert result.code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["views"]) == 6 and report["views"][-1]["name"].endswith("@ t=1")
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--time", "0.5"], "need dynamic splats"),
+        (["--video", "x.mp4"], "need dynamic splats"),
+    ],
+)
+def test_time_options_need_dynamic_splats(gscc, tmp_path: Path, args, fragment) -> None:
+    assert_one_line_error(gscc("render", PACKAGED_SAMPLE, "-c", "orbit:1", *SIZE, "-o", tmp_path / "o", *args), fragment)
+
+
+def test_bad_times_are_one_line_errors(gscc, moving_splatv: Path, tmp_path: Path) -> None:
+    for value in ("2", "a", ""):
+        result = gscc("render", moving_splatv, "-c", "orbit:1", *SIZE, "--time", value, "-o", tmp_path / "o")
+        assert_one_line_error(result, "--time takes numbers in [0, 1]")
+    assert not (tmp_path / "o").exists()
+
+
+def test_frames_need_a_dynamic_dataset(gscc, lego, tmp_path: Path) -> None:
+    assert_one_line_error(gscc("train", lego, "-o", tmp_path / "run", "--frames", "0:5"), "need a dynamic dataset")

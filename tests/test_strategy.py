@@ -14,6 +14,7 @@ from gscc.train.strategy import (
     STRATEGIES,
     DefaultStrategy,
     MCMCStrategy,
+    STGStrategy,
     Strategy,
     StrategyError,
     make_strategy,
@@ -383,7 +384,7 @@ def test_check_sanity_catches_broken_conventions(cls):
 
 
 def test_registry_and_overrides():
-    assert STRATEGIES == {"default": DefaultStrategy, "mcmc": MCMCStrategy}
+    assert STRATEGIES == {"default": DefaultStrategy, "mcmc": MCMCStrategy, "stg": STGStrategy}
     s = make_strategy("default", refine_every=50, cap_max=1000)
     assert isinstance(s, DefaultStrategy) and s.refine_every == 50 and s.cap_max == 1000 and s.grow_grad2d == 0.0002
     m = make_strategy("mcmc", cap_max=10)

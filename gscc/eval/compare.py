@@ -11,6 +11,8 @@ when the cameras were scaled.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +56,16 @@ class Comparison:
             "ssim": float(np.mean([v.ssim for v in self.views])),
             "lpips": None if any(x is None for x in lpips) else float(np.mean(lpips)),
         }
+
+    def at_time(self, t: float) -> "Comparison":
+        """The same scores with each view named for time ``t`` (dynamic splats)."""
+        views = [dataclasses.replace(v, name=f"{v.name} @ t={t:g}") for v in self.views]
+        return dataclasses.replace(self, views=views)
+
+    def merged(self, others: list["Comparison"]) -> "Comparison":
+        """One comparison holding these views and those of ``others`` (same reference kind)."""
+        views = list(self.views) + [v for other in others for v in other.views]
+        return dataclasses.replace(self, views=views)
 
     def to_json(self) -> dict:
         """A JSON-ready summary; an infinite PSNR (identical images) is written as null."""

@@ -3,6 +3,9 @@
 - ``vanilla`` (:class:`VanillaModel`): 3DGS, per-splat SH of degree 0..3.
 - ``features`` (:class:`FeatureModel`): per-splat features decoded per pixel by a small MLP
   that also sees the view direction; exported with baked SH colours.
+- ``stg`` (:class:`STGModel`): Spacetime Gaussians, dynamic (polynomial motion, temporal
+  opacity), coloured by SH or features (``colour``); see ``dynamic.py``.
+- ``motion-basis`` (:class:`MotionBasisModel`): dynamic, shared motion trajectories.
 
 Each is a :class:`Representation` (see ``base.py`` for the interface the trainer uses):
 ``REPRESENTATIONS[name].create(points, colors, config)`` makes one from initial points,
@@ -17,9 +20,16 @@ import torch
 from ..errors import InputError
 from .base import ModelConfig, Representation
 from .features import FeatureModel
+from .motion_basis import MotionBasisModel
+from .stg import STGModel
 from .vanilla import VanillaModel
 
-REPRESENTATIONS: dict[str, type[Representation]] = {"vanilla": VanillaModel, "features": FeatureModel}
+REPRESENTATIONS: dict[str, type[Representation]] = {
+    "vanilla": VanillaModel,
+    "features": FeatureModel,
+    "stg": STGModel,
+    "motion-basis": MotionBasisModel,
+}
 
 
 def representation_class(name: str) -> type[Representation]:
@@ -29,9 +39,21 @@ def representation_class(name: str) -> type[Representation]:
         raise InputError(f"unknown representation {name!r}; choose from {', '.join(REPRESENTATIONS)}") from None
 
 
-def create(name: str, points: np.ndarray, colors: np.ndarray, config: ModelConfig) -> Representation:
-    """A new ``name`` representation with one splat per initial point."""
-    return representation_class(name).create(points, colors, config)
+def create(
+    name: str, points: np.ndarray, colors: np.ndarray, config: ModelConfig, times: np.ndarray | None = None,
+    still: np.ndarray | None = None,
+) -> Representation:
+    """A new ``name`` representation with one splat per initial point (a dynamic one also
+    takes each point's normalised time and which points belong to the still background)."""
+    cls = representation_class(name)
+    if is_dynamic(name):
+        return cls.create(points, colors, config, times=times, still=still)
+    return cls.create(points, colors, config)
+
+
+def is_dynamic(name: str) -> bool:
+    """Whether representation ``name`` models splats over time."""
+    return bool(getattr(representation_class(name), "dynamic", False))
 
 
 def from_params(
@@ -45,4 +67,4 @@ def from_params(
     return model
 
 
-__all__ = ["REPRESENTATIONS", "FeatureModel", "ModelConfig", "Representation", "VanillaModel", "create", "from_params"]
+__all__ = ["REPRESENTATIONS", "FeatureModel", "MotionBasisModel", "STGModel", "is_dynamic", "ModelConfig", "Representation", "VanillaModel", "create", "from_params"]

@@ -12,11 +12,16 @@ import torch
 from ..cameras import Camera
 from ..errors import InputError
 from ..render import Gaussians, RenderOutput
+from ..render.backends import RasterSettings
 from ..splats import FeatureSplats, SplatSet
+
+DEFAULT_NEAR = RasterSettings.near
 
 # The per-splat tensors of a representation by name: its ParameterDict, or a plain dict of
 # tensors standing in for it (see Representation.values).
 Params = Mapping[str, torch.Tensor]
+
+COLOURS = ("sh", "features")  # the colour models a dynamic representation can carry
 
 # Nearest neighbours averaged for the initial scale of a splat (as 3DGS: the three closest).
 INIT_NEIGHBOURS = 3
@@ -36,6 +41,11 @@ class ModelConfig:
     view_sh_degree: int = 3  # features: view direction encoded by the SH basis up to this degree
     bake_sh_degree: int = 3  # features: SH degree of the exported (baked) colours
     bake_directions: int = 64  # features: directions the colour is sampled at for baking
+    colour: str = "sh"  # dynamic models: per-splat SH ("sh") or features with the MLP ("features")
+    motion_degree: int = 3  # stg: degree of the polynomial motion (3: 9 coefficients)
+    init_t_scale: float = 0.0  # stg: initial log temporal scale (0: the segment's length)
+    basis_count: int = 10  # motion-basis: shared trajectories
+    basis_knots: int = 50  # motion-basis: knots per trajectory over [0, 1]
 
     def __post_init__(self) -> None:
         if not 0 <= self.sh_degree <= 3:
@@ -51,6 +61,14 @@ class ModelConfig:
         for name in ("view_sh_degree", "bake_sh_degree"):
             if not 0 <= getattr(self, name) <= 3:
                 raise InputError(f"{name} must lie in 0..3, got {getattr(self, name)}")
+        if self.colour not in COLOURS:
+            raise InputError(f"colour must be one of {', '.join(COLOURS)}, got {self.colour!r}")
+        if not 0 <= self.motion_degree <= 3:
+            raise InputError(f"motion_degree must lie in 0..3, got {self.motion_degree}")
+        if not np.isfinite(self.init_t_scale):
+            raise InputError(f"init_t_scale must be finite, got {self.init_t_scale}")
+        if self.basis_count < 1 or self.basis_knots < 1:
+            raise InputError("basis_count and basis_knots must be at least 1")
         if self.bake_directions < (self.bake_sh_degree + 1) ** 2:
             raise InputError(
                 f"bake_directions must be at least {(self.bake_sh_degree + 1) ** 2} for SH degree {self.bake_sh_degree}"
@@ -159,9 +177,16 @@ class Representation:
         raise NotImplementedError
 
     def render(
-        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None
+        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None,
+        time: Optional[float] = None, near: float = DEFAULT_NEAR,
     ) -> RenderOutput:
+        """``time``: the normalised time of a dynamic model (static models ignore it);
+        ``near``: the near plane (splats closer to the camera are not drawn)."""
         raise NotImplementedError
+
+    def shared_modules(self) -> list[torch.nn.Module]:
+        """The torch modules holding the shared parameters (moved with the model)."""
+        return []
 
     def learning_rates(self, lrs: dict[str, float]) -> dict[str, float]:
         """The learning rate of every entry of ``params``, taken from ``lrs`` by name."""

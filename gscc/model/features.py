@@ -37,7 +37,7 @@ from ..render import Gaussians, RenderOutput, render
 from ..render.sh import sh_basis
 from ..color_mlp import ColorMLP
 from ..splats import FeatureSplats, SplatSet
-from .base import ModelConfig, Params, Representation, array, check_colors, geometry_params, to_parameter_dict
+from .base import DEFAULT_NEAR, ModelConfig, Params, Representation, array, check_colors, geometry_params, to_parameter_dict
 
 ALPHA_FLOOR = 1e-6  # the division by alpha leaves pixels no splat covers at feature zero
 INIT_FEATURE_STD = 0.1
@@ -127,9 +127,10 @@ class FeatureModel(Representation):
         return self.decoder(features, sh_basis(self.config.view_sh_degree, directions))
 
     def render(
-        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None
+        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None,
+        time: Optional[float] = None, near: float = DEFAULT_NEAR,
     ) -> RenderOutput:
-        out = render(self.gaussians(step, params), camera, backend=backend)
+        out = render(self.gaussians(step, params), camera, backend=backend, near=near)
         alpha = out.alpha
         mean_features = out.image / alpha.clamp_min(ALPHA_FLOOR)
         h, w, d = mean_features.shape
@@ -144,6 +145,9 @@ class FeatureModel(Representation):
 
     def shared_parameters(self) -> dict[str, list[torch.nn.Parameter]]:
         return {"mlp": list(self.decoder.parameters())}
+
+    def shared_modules(self) -> list[torch.nn.Module]:
+        return [self.decoder]
 
     def shared_learning_rates(self, lrs: dict[str, float]) -> dict[str, float]:
         return {"mlp": float(lrs["mlp"])}

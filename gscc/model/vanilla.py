@@ -15,7 +15,7 @@ import torch
 from ..cameras import Camera
 from ..render import Gaussians, RenderOutput, render
 from ..splats import SH_C0, SplatSet, num_sh_rest
-from .base import ModelConfig, Params, Representation, array, check_colors, geometry_params, to_parameter_dict
+from .base import DEFAULT_NEAR, ModelConfig, Params, Representation, array, check_colors, geometry_params, to_parameter_dict
 
 
 class VanillaModel(Representation):
@@ -39,10 +39,12 @@ class VanillaModel(Representation):
         return Gaussians(means, quats, scales, opacities, colors)
 
     def render(
-        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None
+        self, camera: Camera, step: int, *, background, backend: str = "auto", params: Optional[Params] = None,
+        time: Optional[float] = None, near: float = DEFAULT_NEAR,
     ) -> RenderOutput:
         return render(
-            self.gaussians(step, params), camera, backend=backend, sh_degree=self.sh_degree_at(step), background=background
+            self.gaussians(step, params), camera, backend=backend, sh_degree=self.sh_degree_at(step),
+            background=background, near=near,
         )
 
     def export(self, params: Optional[Params] = None) -> SplatSet:

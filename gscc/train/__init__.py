@@ -12,7 +12,9 @@ Parameters
     representation has ``features`` (N, D) instead of SH (its MLP's weights are not
     per-splat and live outside this dict). Components may add per-splat entries (e.g. a mask
     logit (N,)); every operation that adds, removes or relocates splats must treat *all*
-    entries the same way.
+    entries the same way. Dynamic representations (``stg``, ``motion-basis``) add their
+    motion entries (``motion``, ``omega``, ``t_center``, ``t_scale``; ``coeffs``) the same
+    way: a clone or a split child copies them.
 
 Optimizers
     ``dict[str, torch.optim.Optimizer]``, one Adam per parameter name (so each has its own

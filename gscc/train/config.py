@@ -56,6 +56,19 @@ class TrainConfig:
     view_sh_degree: int = 3
     bake_sh_degree: int = 3
     bake_directions: int = 64
+    colour: str = "sh"  # dynamic representations: sh | features (STG's features and MLP)
+    motion_degree: int = 3  # stg: polynomial motion degree (3: 9 coefficients)
+    init_t_scale: float = 0.0  # stg: initial log temporal scale (0: one segment long)
+    basis_count: int = 10  # motion-basis: shared trajectories
+    basis_knots: int = 0  # motion-basis: knots per trajectory (0: the segment's frame count)
+    # dynamic scenes (multi-view video)
+    frames: Optional[str] = None  # START:END (either may be empty), the frame range trained (None: every frame)
+    gof: int = 0  # groups of frames: segments of this many frames, trained independently (0: one)
+    init: str = "auto"  # initial points of a dynamic dataset: auto | triangulate | random | none (gscc.data.dynamic)
+    init_every: int = 10  # triangulate the cameras of every N-th frame of the range
+    eval_near: Optional[float] = None  # near plane of the evaluation renders (None: the dataset's default)
+    eval_frame_stride: int = 10  # periodic evaluations score every N-th test frame (the final one all)
+    video_fps: float = 0.0  # frame rate of the test-camera videos (0: the dataset's)
     # learning rates (Adam, one per parameter)
     means_lr: float = 1.6e-4  # times the scene scale, decaying exponentially...
     means_lr_final: float = 0.01  # ...to this fraction at the last iteration
@@ -67,6 +80,12 @@ class TrainConfig:
     features_lr: float = 5e-3
     mlp_lr: float = 2e-3  # the feature decoder, decaying exponentially...
     mlp_lr_final: float = 0.1  # ...to this fraction at the last iteration
+    motion_lr: float = 2.8e-4  # stg polynomial motion, times the scene scale
+    omega_lr: float = 1e-4  # stg angular velocity
+    t_center_lr: float = 1e-4  # stg temporal centre
+    t_scale_lr: float = 0.03  # stg log temporal scale
+    coeffs_lr: float = 5e-3  # motion-basis coefficients
+    basis_lr: float = 8e-4  # motion-basis trajectories, times the scene scale (decays as the MLP's)
     # evaluation and outputs
     eval_every: int = 7_000  # evaluate on the held-out views every N steps (0: only at the end)
     save_every: int = 7_000  # write ckpt.pt every N steps (0: only at the end)
@@ -125,6 +144,12 @@ class TrainConfig:
             "shN": self.shN_lr,
             "features": self.features_lr,
             "mlp": self.mlp_lr,
+            "motion": self.motion_lr * scene_scale,
+            "omega": self.omega_lr,
+            "t_center": self.t_center_lr,
+            "t_scale": self.t_scale_lr,
+            "coeffs": self.coeffs_lr,
+            "basis": self.basis_lr * scene_scale,
         }
 
     def model_config(self):
@@ -141,7 +166,18 @@ class TrainConfig:
             view_sh_degree=self.view_sh_degree,
             bake_sh_degree=self.bake_sh_degree,
             bake_directions=self.bake_directions,
+            colour=self.colour,
+            motion_degree=self.motion_degree,
+            init_t_scale=self.init_t_scale,
+            basis_count=self.basis_count,
+            basis_knots=max(self.basis_knots, 1),
         )
+
+    def frame_range(self) -> Optional[tuple[int, Optional[int]]]:
+        """``frames`` as (start, end), end exclusive (None: to the last frame), or None."""
+        from ..data.dynamic import parse_frames
+
+        return None if self.frames is None else parse_frames(self.frames)
 
     def codec_config(self):
         """The encoder settings for scene.gsc."""
@@ -222,7 +258,16 @@ def _validate(c: TrainConfig) -> None:
     need(c.max_views is None or c.max_views >= 2, f"max_views must be at least 2, got {c.max_views}")
     need(c.init_points >= 1, f"init_points must be at least 1, got {c.init_points}")
     need(0.0 <= c.ssim_lambda <= 1.0, f"ssim_lambda must lie in 0..1, got {c.ssim_lambda}")
-    for name in ("means_lr", "scales_lr", "quats_lr", "opacities_lr", "sh0_lr", "shN_lr", "features_lr", "mlp_lr"):
+    c.frame_range()
+    need(c.gof >= 0, f"gof must not be negative, got {c.gof}")
+    need(c.init in ("auto", "triangulate", "random", "none"), f"unknown init {c.init!r}; choose from auto, triangulate, random, none")
+    need(c.init_every >= 1, f"init_every must be at least 1, got {c.init_every}")
+    need(c.eval_near is None or (math.isfinite(c.eval_near) and c.eval_near > 0), f"eval_near must be a positive number, got {c.eval_near}")
+    need(c.eval_frame_stride >= 1, f"eval_frame_stride must be at least 1, got {c.eval_frame_stride}")
+    need(math.isfinite(c.video_fps) and c.video_fps >= 0, f"video_fps must be a number >= 0, got {c.video_fps}")
+    need(c.basis_knots >= 0, f"basis_knots must not be negative, got {c.basis_knots}")
+    for name in ("means_lr", "scales_lr", "quats_lr", "opacities_lr", "sh0_lr", "shN_lr", "features_lr", "mlp_lr",
+                 "motion_lr", "omega_lr", "t_center_lr", "t_scale_lr", "coeffs_lr", "basis_lr"):
         value = getattr(c, name)
         need(math.isfinite(value) and value >= 0, f"{name} must be a finite number >= 0, got {value}")
     for name in ("means_lr_final", "mlp_lr_final"):
@@ -362,6 +407,39 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The presets of dynamic scenes (multi-view video; chosen when the dataset is dynamic).
+DYNAMIC_PRESETS: dict[str, dict[str, Any]] = {
+    # Spacetime Gaussians on a GPU: full resolution, GOF 50, STG's densify-then-prune.
+    "default": {
+        "representation": "stg",
+        "strategy": "stg",
+        "iterations": 25_000,
+        "gof": 50,
+        "sh_degree": 3,
+        "eval_every": 5_000,
+        "save_every": 5_000,
+    },
+    # This kind of machine (2 CPU cores): 320 px wide (basketball at 320x180), GOF 50, SH
+    # degree 1; 3,000 steps at the ~1.2 steps/s measured on basketball 0:50 (5,000-60,000
+    # splats) take about 40 minutes per segment when the machine is not shared.
+    "cpu-fast": {
+        "representation": "stg",
+        "strategy": "stg",
+        "iterations": 3_000,
+        "resolution": 320,
+        "gof": 50,
+        "sh_degree": 1,
+        "sh_degree_interval": 500,
+        "eval_every": 1_000,
+        "save_every": 500,
+        "strategy_options": {
+            "stg": {"refine_start": 300, "refine_stop": 2_000, "prune_stop": 2_600, "cap_max": 150_000},
+            "mcmc": {"cap_max": 150_000, "refine_start": 300, "refine_stop": 2_500},
+        },
+    },
+}
+
+
 # Compression presets: a second axis over the training presets (the schedule suits the
 # machine; these choose what compression is trained and coded). Steps are given as
 # fractions of the run's iterations (resolved by compression_overrides).
@@ -424,11 +502,13 @@ def machine_preset() -> str:
     return "default" if torch.cuda.is_available() else "cpu-fast"
 
 
-def preset_overrides(name: str) -> dict[str, Any]:
+def preset_overrides(name: str, dynamic: bool = False) -> dict[str, Any]:
+    presets = DYNAMIC_PRESETS if dynamic else PRESETS
     try:
-        return PRESETS[name]
+        return presets[name]
     except KeyError:
-        raise InputError(f"unknown training preset {name!r}; choose from {', '.join(PRESETS)}") from None
+        kind = "dynamic training" if dynamic else "training"
+        raise InputError(f"unknown {kind} preset {name!r}; choose from {', '.join(presets)}") from None
 
 
 # ---- key=value overrides ------------------------------------------------------------------
@@ -522,16 +602,18 @@ def build_config(
     *,
     base: Optional[TrainConfig] = None,
     compression: Optional[str] = None,
+    dynamic: bool = False,
     **overrides: Any,
 ) -> TrainConfig:
-    """A config from a preset (or from ``base``, a config to change), a compression preset
+    """A config from a preset (of dynamic scenes when ``dynamic``; or from ``base``, a config to change), a compression preset
     on top (see COMPRESSION_PRESETS), typed ``overrides`` (None values ignored), then
     ``key=value`` ``assignments`` (see :func:`apply_assignments`)."""
     if base is not None:
         values = base.to_dict()
         values["background"] = tuple(values["background"])
     else:
-        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in preset_overrides(preset or "default").items()}
+        chosen = preset_overrides(preset or "default", dynamic)
+        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in chosen.items()}
     if compression is not None:
         iterations = overrides.get("iterations") or values.get("iterations", TrainConfig.iterations)
         for key, text in parse_assignments(assignments or []):

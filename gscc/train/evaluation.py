@@ -14,21 +14,10 @@ import torch
 
 from ..data import Frame
 from ..eval.metrics import psnr, ssim
-from ..model import Representation
 from ..render import Gaussians, render
 from ..splats import SplatSet
 
 RenderFn = Callable[[Frame], torch.Tensor]  # a frame to its (H, W, 3) render
-
-
-def model_renderer(model: Representation, step: int, background, backend: str, params=None) -> RenderFn:
-    """Renders of the model as trained at ``step`` (its SH degree at that step), of
-    ``params`` instead of its own when given (see Representation.values)."""
-
-    def fn(frame: Frame) -> torch.Tensor:
-        return model.render(frame.camera, step, background=background, backend=backend, params=params).image
-
-    return fn
 
 
 def splat_renderer(splats: SplatSet, background, backend: str, device: torch.device) -> RenderFn:

@@ -40,14 +40,16 @@ from .. import model as models
 from ..data import SceneDataset, load_dataset, random_points
 from ..errors import InputError
 from ..eval.metrics import ssim_tensor
+from ..render.backends import RasterSettings
 from . import optim
 from .checkpoint import load_checkpoint, rng_states, save_checkpoint, set_rng_states
 from .compression import Compression
 from .config import TrainConfig
-from .evaluation import model_renderer, score_views
+from .evaluation import score_views
 from .outputs import export_run, write_json
 from .progress import TrainProgress
 
+DEFAULT_NEAR = RasterSettings.near
 CHECKPOINT_NAME = "ckpt.pt"
 CONFIG_NAME = "config.json"
 VIEW_ORDER_SALT = 0x9E3779B1  # decorrelates the per-epoch view orders from the seed itself
@@ -114,17 +116,17 @@ class Trainer:
         self.console = console or Console(stderr=True, markup=False, highlight=False)
         self.device = torch.device("cuda" if torch.cuda.is_available() and config.backend != "taichi" else "cpu")
         self.background = torch.tensor(dataset.background, dtype=torch.float32, device=self.device)
-        self.train_frames = [_to_device(f, self.device) for f in dataset.train]
-        self.test_frames = [_to_device(f, self.device) for f in dataset.test]
+        self.train_frames = self.prepare_frames(dataset.train)
+        self.test_frames = self.prepare_frames(dataset.test)
+        self.scene_scale = self.dataset_scale(dataset)
         self.strategy = config.make_strategy()
-        self.lrs = config.learning_rates(dataset.scene_scale)
+        self.lrs = config.learning_rates(self.scene_scale)
         self._order: tuple[int, torch.Tensor] = (-1, torch.empty(0))
 
         seed_everything(config.seed)
-        model_config = config.model_config()
+        model_config = self.model_config()
         if checkpoint is None:
-            points, colors = initial_points(dataset, config)
-            self.model = models.create(config.representation, points, colors, model_config)
+            self.model = self.create_model(model_config)
         else:
             tensors = {name: t for name, t in checkpoint["params"].items()}
             shared = {name: t.numpy() for name, t in checkpoint["shared"].items()}
@@ -145,7 +147,7 @@ class Trainer:
             self.model.shared_parameters(), self.model.shared_learning_rates(self.lrs)
         )
         self.strategy.check_sanity(self.model.params, self.optimizers)
-        self.state = self.strategy.initialize_state(scene_scale=dataset.scene_scale)
+        self.state = self.strategy.initialize_state(scene_scale=self.scene_scale)
         self.step = 0
         self.last_bits: dict[str, float] = {}  # the rate term's mean bits per attribute, last step
         self.losses: list[float] = []
@@ -158,8 +160,34 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------
 
     def _modules(self) -> list[torch.nn.Module]:
-        decoder = getattr(self.model, "decoder", None)
-        return [decoder] if isinstance(decoder, torch.nn.Module) else []
+        return self.model.shared_modules()
+
+    # ---- what a dynamic trainer changes (see gscc.train.dynamic) ---------------------------
+
+    def prepare_frames(self, frames: list) -> list:
+        """The frames as the loop uses them (static: images moved to the device)."""
+        return [_to_device(f, self.device) for f in frames]
+
+    def model_config(self):
+        return self.config.model_config()
+
+    def dataset_scale(self, dataset) -> float:
+        return float(dataset.scene_scale)
+
+    def create_model(self, model_config) -> models.Representation:
+        points, colors = initial_points(self.dataset, self.config)
+        return models.create(self.config.representation, points, colors, model_config)
+
+    def target(self, frame) -> torch.Tensor:
+        """The (H, W, 3) image a frame's render is compared with."""
+        return frame.image
+
+    def render_frame(self, frame, step: int, params=None, **options):
+        """The model's render of a frame (options: e.g. the near plane)."""
+        return self.model.render(frame.camera, step, background=self.background, backend=self.config.backend, params=params, **options)
+
+    def score(self, render_fn, frames: list, *, final: bool = False) -> dict:
+        return score_views(render_fn, frames)
 
     def _restore(self, ckpt: dict) -> None:
         for name, opt in self.optimizers.items():
@@ -235,9 +263,7 @@ class Trainer:
             optim.set_lr(opt, optim.exponential_lr(self.lrs[name], c.mlp_lr_final, step, c.iterations))
 
         prepared = self.compression.prepare(self.model.params, step)
-        out = self.model.render(
-            frame.camera, step, background=self.background, backend=c.backend, params=prepared.params
-        )
+        out = self.render_frame(frame, step, prepared.params)
         info = {
             "means2d": out.means2d,
             "radii": out.radii,
@@ -246,7 +272,7 @@ class Trainer:
             "n_cameras": 1,
         }
         self.strategy.step_pre_backward(self.model.params, self.optimizers, self.state, step, info)
-        image, target = out.image, frame.image
+        image, target = out.image, self.target(frame)
         l1 = (image - target).abs().mean()
         loss = (1.0 - c.ssim_lambda) * l1
         if c.ssim_lambda > 0:
@@ -268,14 +294,27 @@ class Trainer:
 
     # ---- the run --------------------------------------------------------------------
 
+    @property
+    def eval_near(self) -> float:
+        """The near plane of evaluation renders: ``eval_near``, else the dataset's (a dynamic
+        dataset's ``near``), else the renderer's default."""
+        if self.config.eval_near is not None:
+            return float(self.config.eval_near)
+        return float(getattr(self.dataset, "near", None) or DEFAULT_NEAR)
+
     def renderer(self, step: int, params=None):
         """Renders of the model at ``step``: masks applied, no quantization noise."""
         if params is None:
             params = self.compression.prepare(self.model.params, step, training=False).params
-        return model_renderer(self.model, step, self.background, self.config.backend, params=params)
+        near = self.eval_near
 
-    def evaluate(self) -> dict:
-        scores = score_views(self.renderer(max(self.step - 1, 0)), self.test_frames)
+        def fn(frame) -> torch.Tensor:
+            return self.render_frame(frame, step, params, near=near).image
+
+        return fn
+
+    def evaluate(self, *, final: bool = False) -> dict:
+        scores = self.score(self.renderer(max(self.step - 1, 0)), self.test_frames, final=final)
         entry = {"step": self.step, "splat_count": self.model.count, **scores["mean"]}
         if self.last_bits:
             entry["rate_bits"] = dict(self.last_bits)
@@ -317,14 +356,10 @@ class Trainer:
         budget = self.config.time_budget
         return budget > 0 and self.train_seconds >= budget
 
-    def finish(self) -> dict:
-        """Write splats.ply, scene.gsc, renders/ and metrics.json."""
+    def summary(self) -> dict:
+        """What metrics.json says about the run besides the scores."""
         c = self.config
-        last = max(self.step - 1, 0)
-        if self.test_frames:
-            entry = self.evaluate()
-            self.console.print(_eval_line(entry))
-        summary = {
+        return {
             "scene": self.scene,
             "representation": c.representation,
             "strategy": c.strategy,
@@ -338,6 +373,15 @@ class Trainer:
             "resolution": [self.train_frames[0].camera.width, self.train_frames[0].camera.height],
             "history": self.history,
         }
+
+    def finish(self) -> dict:
+        """Write splats.ply, scene.gsc, renders/ and metrics.json."""
+        c = self.config
+        last = max(self.step - 1, 0)
+        if self.test_frames:
+            entry = self.evaluate()
+            self.console.print(_eval_line(entry))
+        summary = self.summary()
         if self.compression.active:
             summary["compression"] = self.compression.summary(self.model.params, self.last_bits)
         with torch.no_grad():
@@ -419,6 +463,8 @@ def train(
         config = saved
     elif config is None:
         config = TrainConfig()
+    if models.is_dynamic(config.representation):
+        raise InputError(f"the {config.representation} representation needs a dynamic dataset (multi-view video)")
     if dataset is None:
         dataset = load_training_data(scene, config)
     if not resume:

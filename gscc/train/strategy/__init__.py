@@ -1,5 +1,6 @@
 """Densification strategies, chosen by name: ``default`` (3DGS adaptive density control) and
-``mcmc`` (3DGS as Markov Chain Monte Carlo). See :mod:`.base` for the calling protocol and
+``mcmc`` (3DGS as Markov Chain Monte Carlo) and ``stg`` (Spacetime Gaussians' densify-then-prune,
+with time in the criteria). See :mod:`.base` for the calling protocol and
 :mod:`.ops` for the splat surgery they share."""
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from typing import Any
 from .base import Strategy, StrategyError
 from .default import DefaultStrategy
 from .mcmc import MCMCStrategy
+from .stg import STGStrategy
 
-STRATEGIES: dict[str, type[Strategy]] = {"default": DefaultStrategy, "mcmc": MCMCStrategy}
+STRATEGIES: dict[str, type[Strategy]] = {"default": DefaultStrategy, "mcmc": MCMCStrategy, "stg": STGStrategy}
 
 
 def make_strategy(name: str, **settings: Any) -> Strategy:
@@ -20,4 +22,4 @@ def make_strategy(name: str, **settings: Any) -> Strategy:
     return STRATEGIES[name](**settings)
 
 
-__all__ = ["DefaultStrategy", "MCMCStrategy", "STRATEGIES", "Strategy", "StrategyError", "make_strategy"]
+__all__ = ["DefaultStrategy", "MCMCStrategy", "STGStrategy", "STRATEGIES", "Strategy", "StrategyError", "make_strategy"]

@@ -99,8 +99,16 @@ class DefaultStrategy(Strategy):
         if means2d.requires_grad:
             means2d.retain_grad()
 
+    def last_step(self) -> int:
+        """The step from which the strategy does nothing more."""
+        return self.refine_stop
+
+    def grows_at(self, step: int) -> bool:
+        """Whether a refinement at ``step`` grows splats (else it only prunes)."""
+        return True
+
     def step_post_backward(self, params, optimizers, state, step, info, lr=None) -> None:
-        if step >= self.refine_stop:
+        if step >= self.last_step():
             return
         self._accumulate(params, state, info)
 
@@ -109,7 +117,7 @@ class DefaultStrategy(Strategy):
             and step % self.refine_every == 0
             and step % self.reset_every >= self.pause_refine_after_reset
         ):
-            n_dupli, n_split = self._grow(params, optimizers, state, step)
+            n_dupli, n_split = self._grow(params, optimizers, state, step) if self.grows_at(step) else (0, 0)
             n_prune = self._prune(params, optimizers, state, step)
             if self.verbose:
                 print(
