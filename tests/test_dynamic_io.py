@@ -142,3 +142,28 @@ class _no_warning:
 
     def __exit__(self, *exc):
         return self._catch.__exit__(*exc)
+
+
+def test_splatv_header_cameras_are_a_camera_spec(tmp_path):
+    from gscc.cameras import load_views
+    from gscc.cameras.orbit import look_at
+
+    w2c = look_at((0.0, -3.0, 1.0), (0.0, 0.0, 0.0))
+    c2w = np.linalg.inv(w2c)
+    entry = {"id": 0, "img_name": "a", "width": 64, "height": 48, "fx": 50.0, "fy": 51.0,
+             "position": c2w[:3, 3].tolist(), "rotation": c2w[:3, :3].tolist()}
+    write_splatv(random_dynamic_splats(5, seed=1, sh_degree=0), tmp_path / "d.splatv", cameras=[entry, entry])
+    views = load_views(tmp_path / "d.splatv", scale=0.5)
+    assert len(views) == 2
+    camera = views[0].camera
+    assert (camera.width, camera.height, camera.fx, camera.cx) == (32, 24, 25.0, 16.0)
+    assert np.allclose(camera.world_to_camera, w2c, atol=1e-9)
+
+
+def test_a_malformed_splatv_camera_is_a_clear_error(tmp_path):
+    from gscc.cameras import load_views
+
+    write_splatv(random_dynamic_splats(5, seed=1, sh_degree=0), tmp_path / "d.splatv",
+                 cameras=[{"width": 64, "height": 48, "fx": 50.0, "fy": 50.0, "position": [0, 0], "rotation": []}])
+    with pytest.raises(InputError, match="not a camera"):
+        load_views(tmp_path / "d.splatv")

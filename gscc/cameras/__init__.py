@@ -6,6 +6,7 @@ A camera spec, as the ``--cameras`` option of ``gscc render`` and ``gscc eval`` 
 - ``path/dataset``: a folder with ``transforms_test.json`` (used when present), else
   ``transforms.json``, else every ``transforms_*.json``;
 - ``path/scene``: a COLMAP model folder, or a folder with ``sparse/0`` (see ``colmap.py``);
+- ``path/model.splatv``: the cameras in a `.splatv` file's header (see ``splatv.py``);
 - ``orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS]``: N cameras around the splats (see
   ``orbit.py``), ``width`` x ``height`` pixels.
 """
@@ -22,13 +23,14 @@ from .camera import Camera
 from .colmap import find_model_dir, load_colmap
 from .nerf import load_dataset, load_transforms, transforms_files
 from .orbit import orbit_around, parse_orbit_spec
+from .splatv import load_splatv_views
 from .views import View
 
 DEFAULT_ORBIT_WIDTH = 640
 DEFAULT_ORBIT_HEIGHT = 480
 MAX_PIXELS = 1 << 28
 
-SPEC_HELP = "a transforms*.json, a dataset folder, a COLMAP model folder, or orbit:N"
+SPEC_HELP = "a transforms*.json, a dataset folder, a COLMAP model folder, a .splatv (its header cameras), or orbit:N"
 
 
 def is_orbit(spec: str) -> bool:
@@ -83,6 +85,8 @@ def _load_path(path: Path) -> list[View]:
     if not path.exists():
         raise InputError(f"{path}: no such file or folder (cameras: {SPEC_HELP})")
     if path.is_file():
+        if path.suffix.lower() == ".splatv":
+            return load_splatv_views(path)
         if path.suffix.lower() != ".json":
             raise InputError(f"{path}: not a camera file (cameras: {SPEC_HELP})")
         return load_transforms(path)
