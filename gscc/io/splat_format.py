@@ -20,6 +20,14 @@ _ALPHA_EPS = 1e-6
 _ROW = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
 
 
+def colour_from_rgba(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sh0`` and ``opacities`` (logit) of (N, 4) RGBA bytes, as web splat formats store
+    colour and opacity. Alpha 0 and 255 have no finite logit: they are kept just inside (0, 1)."""
+    rgba = np.asarray(rgba, dtype=np.float64) / 255.0
+    alpha = np.clip(rgba[:, 3], _ALPHA_EPS, 1.0 - _ALPHA_EPS)
+    return (rgba[:, :3] - 0.5) / SH_C0, np.log(alpha / (1.0 - alpha))
+
+
 def read_splat(path: str | os.PathLike) -> SplatSet:
     path = Path(path)
     size = path.stat().st_size
@@ -29,9 +37,7 @@ def read_splat(path: str | os.PathLike) -> SplatSet:
         raise InputError(f"{path}: .splat size {size} is not a multiple of {ROW_BYTES} bytes (truncated?)")
     rows = np.fromfile(path, dtype=_ROW)
     scale = rows["scale"].astype(np.float64)
-    rgba = rows["rgba"].astype(np.float64) / 255.0
-    # alpha 0 and 255 have no finite logit: keep them just inside (0, 1)
-    alpha = np.clip(rgba[:, 3], _ALPHA_EPS, 1.0 - _ALPHA_EPS)
+    sh0, opacities = colour_from_rgba(rows["rgba"])
     quats = (rows["rot"].astype(np.float64) - 128.0) / 128.0
     norm = np.linalg.norm(quats, axis=1, keepdims=True)
     quats = np.where(norm > 0, quats / np.maximum(norm, 1e-12), np.array([1.0, 0, 0, 0]))
@@ -39,7 +45,7 @@ def read_splat(path: str | os.PathLike) -> SplatSet:
         means=rows["pos"],
         scales=np.where(np.isfinite(scale), np.log(np.maximum(scale, 1e-12)), scale),  # NaN/inf kept: load_splats drops
         quats=quats,
-        opacities=np.log(alpha / (1.0 - alpha)),
-        sh0=(rgba[:, :3] - 0.5) / SH_C0,
+        opacities=opacities,
+        sh0=sh0,
         shN=np.zeros((len(rows), 0, 3), np.float32),
     )

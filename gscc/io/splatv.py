@@ -35,16 +35,17 @@ from typing import Optional
 import numpy as np
 
 from ..dynamic import DynamicSplats, STGMotion
+from ..dynamic.splats import sigmoid
 from ..errors import InputError, warn
 from ..splats import SH_C0, SplatSet
 from .atomic import write_atomically
+from .splat_format import colour_from_rgba
 
 MAGIC = 0x674B
 ROW_BYTES = 64
 TEXWIDTH = 4096
 MAX_HEADER_BYTES = 1 << 24
 HALF_MAX = float(np.finfo(np.float16).max)
-_ALPHA_EPS = 1e-6
 
 
 def _header(path: Path, data: bytes) -> tuple[dict, int]:
@@ -91,7 +92,7 @@ def read_splatv(path: str | os.PathLike) -> DynamicSplats:
     means = rows[:, :3].copy().view("<f4")
     quats = halves[:, 0:4]
     linear_scales = halves[:, 4:7]
-    rgba = rows[:, 7:8].copy().view(np.uint8).astype(np.float64) / 255.0
+    rgba = rows[:, 7:8].copy().view(np.uint8)
     motion = halves[:, 10:19]
     omega = halves[:, 20:24]
     t_center = halves[:, 24]
@@ -110,13 +111,13 @@ def read_splatv(path: str | os.PathLike) -> DynamicSplats:
         warn(f"{path}: dropped {dropped} of {len(rows)} splats with non-finite or degenerate values")
     if int(always[ok].sum()):
         warn(f"{path}: {int(always[ok].sum())} splats have an infinite temporal scale; kept as always visible")
-    alpha = np.clip(rgba[ok, 3], _ALPHA_EPS, 1.0 - _ALPHA_EPS)
+    sh0, opacities = colour_from_rgba(rgba[ok])
     static = SplatSet(
         means=means[ok],
         scales=np.log(linear_scales[ok]),
         quats=quats[ok],
-        opacities=np.log(alpha / (1.0 - alpha)),
-        sh0=(rgba[ok, :3] - 0.5) / SH_C0,
+        opacities=opacities,
+        sh0=sh0,
         shN=np.zeros((int(ok.sum()), 0, 3), np.float32),
     )
     motion_model = STGMotion(motion[ok], omega[ok], t_center[ok], np.log(t_scale[ok]))
@@ -161,7 +162,7 @@ def splatv_rows(splats: DynamicSplats) -> np.ndarray:
     motion = np.zeros((n, 10), np.float32)
     motion[:, :3 * splats.motion.degree] = splats.motion.motion
     rgb = np.clip(static.sh0 * SH_C0 + 0.5, 0.0, 1.0)
-    alpha = 1.0 / (1.0 + np.exp(-static.opacities.astype(np.float64)))
+    alpha = sigmoid(static.opacities)
     rgba = np.round(np.concatenate([rgb, alpha[:, None]], axis=1) * 255.0).astype(np.uint8)
     scales = np.concatenate([np.exp(static.scales), np.zeros((n, 1), np.float32)], axis=1)
     trbf = np.stack([splats.motion.t_center, np.exp(splats.motion.t_scale)], axis=1)

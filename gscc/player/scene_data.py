@@ -34,8 +34,10 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..cameras.splatv import splatv_pose
 from ..dynamic import DynamicScene, MotionBasis, STGMotion
 from ..dynamic.motion import Motion
+from ..dynamic.splats import sigmoid
 from ..errors import InputError
 from ..io.splatv import framing_camera
 from ..splats import FeatureSplats, SplatSet
@@ -67,10 +69,6 @@ def _segments(source: SceneSource) -> list[tuple[float, float, Union[SplatSet, F
     if isinstance(source, DynamicScene):
         return [(s.start, s.end, s.splats.static, s.splats.motion) for s in source.segments]
     return [(0.0, 1.0, source, None)]
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
 def _texels(values: np.ndarray) -> np.ndarray:
@@ -161,7 +159,7 @@ def pack(scene: PlayerScene) -> tuple[dict, bytes]:
         kind, motion_texels, t_center, described = _motion_texels(motion, n)
         base = np.concatenate(
             [
-                static.means, _sigmoid(static.opacities)[:, None],
+                static.means, sigmoid(static.opacities)[:, None],
                 static.quats,
                 np.exp(static.scales.astype(np.float64)), t_center[:, None],
             ],
@@ -222,28 +220,22 @@ def load_scene(path: Union[str, os.PathLike]) -> PlayerScene:
         source = DynamicScene.single(load_dynamic(path))
         if suffix == ".splatv":
             cameras = read_splatv_cameras(path)
-            camera = cameras[0] if cameras and isinstance(cameras[0], dict) else None
+            camera = cameras[0] if cameras else None
     else:
         source = load_splats(path)
     return PlayerScene(source, path.name, _checked_camera(camera))
 
 
-def _checked_camera(camera: Optional[dict]) -> Optional[dict]:
-    """A splaTV camera the page can use (finite numbers of the right shapes), else None."""
+def _checked_camera(camera: object) -> Optional[dict]:
+    """A splaTV camera the page can use (a finite pose, positive sizes), else None."""
     if camera is None:
         return None
     try:
-        out = {
-            "position": np.asarray(camera["position"], dtype=np.float64).reshape(3),
-            "rotation": np.asarray(camera["rotation"], dtype=np.float64).reshape(3, 3),
-            "fx": float(camera["fx"]), "fy": float(camera["fy"]),
-            "width": int(camera["width"]), "height": int(camera["height"]),
-        }
-    except (KeyError, TypeError, ValueError):
+        pose = splatv_pose(camera, "camera")
+    except InputError:
         return None
-    if not all(np.isfinite(v).all() for v in out.values()) or min(out["fx"], out["fy"], out["width"], out["height"]) <= 0:
-        return None
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+    return {"position": pose.position.tolist(), "rotation": pose.rotation.tolist(),
+            "fx": pose.fx, "fy": pose.fy, "width": pose.width, "height": pose.height}
 
 
 def meta_json(meta: dict) -> bytes:
