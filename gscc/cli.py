@@ -101,11 +101,9 @@ def _check_output(output: Path, inputs: list[Path], force: bool, suffix: str | N
 
 
 def _read(path: Path) -> bytes:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    return path.read_bytes()
+    from .io import existing_file
+
+    return existing_file(path).read_bytes()
 
 
 def _read_gsc(path: Path) -> bytes:

@@ -19,7 +19,8 @@ from .dynamic_ply import ply_kind, read_dynamic_ply, write_dynamic_ply
 READERS = {".ply": read_ply, ".splat": read_splat}
 
 
-def _existing_file(path: str | os.PathLike) -> Path:
+def existing_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; InputError when it does not exist or is not a file."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -34,7 +35,7 @@ def load_splats(path: str | os.PathLike) -> SplatSet:
     Splats with a NaN or infinite value are dropped with a one-line warning giving the
     count, as for the dynamic formats (README, "Input"); a file with no finite splat is an
     InputError."""
-    path = _existing_file(path)
+    path = existing_file(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InputError(f"{path}: unknown splat format {path.suffix!r} (expected one of {', '.join(READERS)})")
@@ -53,7 +54,7 @@ def load_splats(path: str | os.PathLike) -> SplatSet:
 
 def is_dynamic_file(path: str | os.PathLike) -> bool:
     """Whether a splat file holds dynamic splats (a `.splatv`, or a dynamic `.ply`)."""
-    path = _existing_file(path)
+    path = existing_file(path)
     suffix = path.suffix.lower()
     return suffix == ".splatv" or (suffix == ".ply" and ply_kind(path) != "static")
 
@@ -63,7 +64,7 @@ def load_dynamic(path: str | os.PathLike) -> DynamicSplats:
 
     Splats with non-finite values are dropped with a one-line warning giving the count.
     """
-    path = _existing_file(path)
+    path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".splatv":
         return read_splatv(path)
@@ -73,6 +74,6 @@ def load_dynamic(path: str | os.PathLike) -> DynamicSplats:
 
 
 __all__ = [
-    "load_splats", "load_dynamic", "is_dynamic_file", "read_ply", "read_splat", "write_ply",
+    "existing_file", "load_splats", "load_dynamic", "is_dynamic_file", "read_ply", "read_splat", "write_ply",
     "read_splatv", "write_splatv", "read_dynamic_ply", "write_dynamic_ply",
 ]

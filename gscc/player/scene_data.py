@@ -204,14 +204,10 @@ def _read_gsc(path: Path) -> SceneSource:
 
 def load_scene(path: Union[str, os.PathLike]) -> PlayerScene:
     """Read any file ``gscc view`` shows: `.gsc`, 3DGS `.ply`, `.splat`, dynamic `.ply`, `.splatv`."""
-    from ..io import is_dynamic_file, load_dynamic, load_splats
+    from ..io import existing_file, is_dynamic_file, load_dynamic, load_splats
     from ..io.splatv import read_splatv_cameras
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
+    path = existing_file(path)
     suffix = path.suffix.lower()
     camera = None
     if suffix == ".gsc":
