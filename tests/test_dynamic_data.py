@@ -167,7 +167,7 @@ def test_panoptic_views_times_and_cameras(tiny_panoptic: Path) -> None:
     assert len(data.train) == 3 * 3 and len(data.test) == 3
     assert [f.name for f in data.test] == ["cam00/000000", "cam00/000001", "cam00/000002"]
     assert [f.time for f in data.test] == [0.0, 0.5, 1.0]
-    assert data.near == 0.2 and data.background == (0.0, 0.0, 0.0) and data.points is None
+    assert data.near == 0.5 and data.background == (0.0, 0.0, 0.0) and data.points is None
     expected = ring_cameras(4, 40, 30)
     for frame in data.train:
         cam_id = int(frame.camera_id[3:])

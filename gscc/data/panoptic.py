@@ -15,9 +15,13 @@ and extrinsics are read per frame (the cameras do not move in the published sequ
 the format allows it).
 
 Defaults: black background (a real capture: the dark dome fills the frame); fps 30; near
-plane 0.2 world units — the test cameras sit inside the scene, in front of the rigs and dome
-that the training views see, and a splat closer than 0.1–0.3 units to a test camera covers
-its view (measured: 7.4 dB without a near plane, 19.1–19.6 dB with one at 0.1–0.3).
+plane 0.5 world units. The test cameras sit on the dome among the training cameras (2.8-3.9
+units from its centre, at least 1.24 units from the nearest other camera), so the training
+views see their housings and rigs, and splats placed there veil a test view from the inside:
+anything within 0.5 units of a camera's centre is that camera's own hardware, never part of
+what it sees. Measured on an STG run over basketball 0:50 (4 test cameras): 7.4 dB without
+a near plane, 22.86 dB at 0.2 (camera 10 still veiled: 18.7 dB), 24.62 dB at 0.5, 24.66 dB
+at 1.0.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ TEST_META = "test_meta.json"
 IMAGES_DIR = "ims"
 MASKS_DIR = "seg"
 FPS = 30.0
-NEAR = 0.2
+NEAR = 0.5
 BACKGROUND = (0.0, 0.0, 0.0)
 LISTS = ("fn", "cam_id", "k", "w2c")
 RIGID_TOLERANCE = 1e-3
