@@ -7,6 +7,7 @@ the bundled plant sample for orbits.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -18,7 +19,7 @@ from PIL import Image
 from conftest import PACKAGED_SAMPLE
 from gscc.cameras import Camera, load_cameras, load_views, parse_orbit_spec
 from gscc.cameras.nerf import blender_to_opencv, load_transforms, opencv_to_blender
-from gscc.cameras.orbit import bounding_sphere, look_at, orbit_cameras
+from gscc.cameras.orbit import bounding_sphere, core_sphere, look_at, orbit_azimuths, orbit_cameras
 from gscc.errors import InputError
 from gscc.io import load_splats
 
@@ -253,6 +254,29 @@ def test_orbit_looks_at_the_centre_and_frames_all_splats(plant, spec: str) -> No
     assert np.allclose(heights, distances[0] * math.sin(math.radians(orbit.elevation_deg)))
 
 
+def test_an_arc_spreads_the_cameras_evenly_between_its_ends_centred_on_the_azimuth() -> None:
+    assert np.allclose(np.degrees(orbit_azimuths(5, 40.0, 170.0)), [150, 160, 170, 180, 190])
+    assert np.allclose(np.degrees(orbit_azimuths(1, 40.0, 170.0)), [170])
+    assert np.allclose(np.degrees(orbit_azimuths(4)), [0, 90, 180, 270])  # the full circle as before
+    # azimuth 0 is the axis after up's: z for -y up, so a camera at azimuth 0 sits on +z
+    camera = orbit_cameras(np.zeros(3), 1.0, 1, width=32, height=32, up="-y", elevation_deg=0, arc_deg=0)[0]
+    assert camera.center[2] > 0 and abs(camera.center[0]) < 1e-9
+    camera = orbit_cameras(np.zeros(3), 1.0, 1, width=32, height=32, up="-y", elevation_deg=0, arc_deg=0,
+                           azimuth_deg=90)[0]
+    assert camera.center[0] < 0 and abs(camera.center[2]) < 1e-9  # towards up x z = -x
+
+
+def test_core_fit_frames_the_scene_not_its_floaters(plant) -> None:
+    means = np.concatenate([plant.means, np.full((3, 3), 1e4, dtype=plant.means.dtype)])
+    with_floaters = dataclasses.replace(plant.subset(np.r_[np.arange(plant.count), [0, 0, 0]]), means=means)
+    centre, radius = core_sphere(with_floaters)
+    core_centre, core_radius = core_sphere(plant)
+    assert np.allclose(centre, core_centre, atol=0.05 * core_radius) and radius < 1.2 * core_radius
+    assert bounding_sphere(with_floaters)[1] > 1000  # the whole-box fit chases the floaters
+    cameras = load_cameras("orbit:3,fit=core,arc=60", splats=with_floaters, width=80, height=60)
+    assert all(np.linalg.norm(c.center - centre) < 10 * core_radius for c in cameras)
+
+
 def test_orbit_up_axis_points_up_in_the_image() -> None:
     cameras = orbit_cameras(np.zeros(3), 1.0, 4, width=32, height=32, up="-y", elevation_deg=0)
     for camera in cameras:
@@ -269,6 +293,10 @@ def test_orbit_up_axis_points_up_in_the_image() -> None:
         ("orbit:3,fov=abc", "fov"),
         ("orbit:3,up=w", "up axis"),
         ("orbit:3,zoom=2", "expected orbit"),
+        ("orbit:3,arc=400", "arc"),
+        ("orbit:3,azimuth=nan", "azimuth"),
+        ("orbit:3,fit=tight", "fit must be"),
+        ("orbit:3,arc=30,arc=40", "each option once"),
     ],
 )
 def test_bad_orbit_specs(plant, spec: str, message: str) -> None:

@@ -9,6 +9,17 @@ distance times a small margin. Cameras are evenly spaced in azimuth on a circle 
 
 3DGS scenes reconstructed with COLMAP (and Marcel Padilla's splats) have -y up, the
 default; NeRF-synthetic scenes have +z up.
+
+Two options serve real captures, whose splats include far background and stray floaters and
+which were filmed from one side (forward-facing scenes such as the STG kitchens):
+
+- ``fit=core`` frames the core of the scene instead of every mean: the centre is the middle
+  of the box between the 2nd and 98th percentiles of the means per axis and the radius the
+  98th percentile of the means' distances from it;
+- ``arc=DEG`` (with ``azimuth=DEG``) spreads the cameras evenly over an arc of that many
+  degrees centred on that azimuth, both ends included, instead of the full circle.
+  Azimuth 0 is the world axis after ``up``'s (x -> y -> z -> x: z for the default -y up) and
+  grows towards ``up`` x that axis.
 """
 
 from __future__ import annotations
@@ -27,16 +38,25 @@ DEFAULT_FOV_DEG = 50.0
 DEFAULT_ELEVATION_DEG = 15.0
 DEFAULT_UP = "-y"
 MARGIN = 1.1
+FITS = ("all", "core")
+CORE_PERCENTILES = (2.0, 98.0)
+# option name in the spec -> OrbitSpec field
+OPTIONS = {"elevation": "elevation_deg", "fov": "fov_deg", "up": "up", "arc": "arc_deg",
+           "azimuth": "azimuth_deg", "fit": "fit"}
 
 
 @dataclass(frozen=True)
 class OrbitSpec:
-    """What ``orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS]`` asks for."""
+    """What ``orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS][,arc=DEG][,azimuth=DEG][,fit=all|core]``
+    asks for."""
 
     count: int
     elevation_deg: float = DEFAULT_ELEVATION_DEG
     fov_deg: float = DEFAULT_FOV_DEG
     up: str = DEFAULT_UP
+    arc_deg: float = 360.0
+    azimuth_deg: float = 0.0
+    fit: str = "all"
 
 
 def parse_up(text: str) -> np.ndarray:
@@ -52,7 +72,8 @@ def parse_up(text: str) -> np.ndarray:
 
 
 def parse_orbit_spec(spec: str) -> OrbitSpec:
-    """Parse ``orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS]`` (N cameras, N >= 1)."""
+    """Parse ``orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS][,arc=DEG][,azimuth=DEG][,fit=all|core]``
+    (N cameras, N >= 1)."""
     if not spec.startswith("orbit:"):
         raise InputError(f"camera spec {spec!r}: not an orbit (orbit:N)")
     parts = spec[len("orbit:"):].split(",")
@@ -66,12 +87,18 @@ def parse_orbit_spec(spec: str) -> OrbitSpec:
     for part in parts[1:]:
         key, sep, value = part.partition("=")
         key = key.strip()
-        if not sep or key not in ("elevation", "fov", "up") or key in options:
+        if not sep or key not in OPTIONS or OPTIONS[key] in options:
             raise InputError(
-                f"camera spec {spec!r}: expected orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS], each option once"
+                f"camera spec {spec!r}: expected orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS][,arc=DEG]"
+                "[,azimuth=DEG][,fit=all|core], each option once"
             )
         if key == "up":
             parse_up(value)
+            options[key] = value.strip().lower()
+            continue
+        if key == "fit":
+            if value.strip().lower() not in FITS:
+                raise InputError(f"camera spec {spec!r}: fit must be one of {', '.join(FITS)}")
             options[key] = value.strip().lower()
             continue
         try:
@@ -82,7 +109,11 @@ def parse_orbit_spec(spec: str) -> OrbitSpec:
             raise InputError(f"camera spec {spec!r}: elevation must be within -89..89 degrees")
         if key == "fov" and not 1.0 <= number <= 170.0:
             raise InputError(f"camera spec {spec!r}: fov must be within 1..170 degrees")
-        options[key + "_deg"] = number
+        if key == "arc" and not 0.0 <= number <= 360.0:
+            raise InputError(f"camera spec {spec!r}: arc must be within 0..360 degrees")
+        if key == "azimuth" and not (math.isfinite(number) and -360.0 <= number <= 360.0):
+            raise InputError(f"camera spec {spec!r}: azimuth must be within -360..360 degrees")
+        options[OPTIONS[key]] = number
     return OrbitSpec(count, **options)  # type: ignore[arg-type]
 
 
@@ -98,6 +129,30 @@ def bounding_sphere(splats: SplatSet) -> tuple[np.ndarray, float]:
     if not (math.isfinite(radius) and radius > 0.0):
         radius = 1.0
     return centre, radius
+
+
+def core_sphere(splats: SplatSet) -> tuple[np.ndarray, float]:
+    """Centre and radius framing the core of a splat set (``fit=core``, module docstring)."""
+    means = splats.means.astype(np.float64)
+    if means.shape[0] == 0:
+        raise InputError("cannot place orbit cameras around an empty splat set")
+    low, high = np.percentile(means, CORE_PERCENTILES, axis=0)
+    centre = 0.5 * (low + high)
+    radius = float(np.percentile(np.sqrt(((means - centre) ** 2).sum(axis=1)), CORE_PERCENTILES[1]))
+    if not (math.isfinite(radius) and radius > 0.0):
+        return bounding_sphere(splats)
+    return centre, radius
+
+
+def orbit_azimuths(count: int, arc_deg: float = 360.0, azimuth_deg: float = 0.0) -> np.ndarray:
+    """The cameras' azimuths in radians: the full circle evenly (from ``azimuth_deg``), or an
+    arc of ``arc_deg`` centred on ``azimuth_deg`` with both ends included."""
+    if arc_deg >= 360.0:
+        fractions = np.arange(count) / count
+        return np.radians(azimuth_deg) + 2.0 * math.pi * fractions
+    if count == 1:
+        return np.array([math.radians(azimuth_deg)])
+    return np.radians(azimuth_deg + arc_deg * (np.arange(count) / (count - 1) - 0.5))
 
 
 def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
@@ -134,8 +189,10 @@ def orbit_cameras(
     fov_deg: float = DEFAULT_FOV_DEG,
     elevation_deg: float = DEFAULT_ELEVATION_DEG,
     up: str = DEFAULT_UP,
+    arc_deg: float = 360.0,
+    azimuth_deg: float = 0.0,
 ) -> list[Camera]:
-    """``count`` cameras evenly spaced on a circle about ``up`` through ``centre``."""
+    """``count`` cameras evenly spaced on a circle (or an arc of it) about ``up`` through ``centre``."""
     if count < 1:
         raise InputError("an orbit needs at least one camera")
     up_vector = parse_up(up)
@@ -149,8 +206,7 @@ def orbit_cameras(
     second = np.cross(up_vector, first)
     elevation = math.radians(elevation_deg)
     cameras = []
-    for index in range(count):
-        azimuth = 2.0 * math.pi * index / count
+    for index, azimuth in enumerate(orbit_azimuths(count, arc_deg, azimuth_deg)):
         direction = math.cos(elevation) * (math.cos(azimuth) * first + math.sin(azimuth) * second)
         direction = direction + math.sin(elevation) * up_vector
         eye = centre + distance * direction
@@ -161,8 +217,8 @@ def orbit_cameras(
 
 def orbit_around(splats: SplatSet, spec: OrbitSpec, *, width: int, height: int) -> list[Camera]:
     """The cameras of an orbit spec around a splat set."""
-    centre, radius = bounding_sphere(splats)
+    centre, radius = (core_sphere if spec.fit == "core" else bounding_sphere)(splats)
     return orbit_cameras(
-        centre, radius, spec.count, width=width, height=height,
-        fov_deg=spec.fov_deg, elevation_deg=spec.elevation_deg, up=spec.up,
+        centre, radius, spec.count, width=width, height=height, fov_deg=spec.fov_deg,
+        elevation_deg=spec.elevation_deg, up=spec.up, arc_deg=spec.arc_deg, azimuth_deg=spec.azimuth_deg,
     )
