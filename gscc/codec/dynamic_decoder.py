@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -97,18 +97,38 @@ def _optional_number(scene: dict, key: str, low: float, high: float, integer: bo
     return value
 
 
-def segment_chunks(entry: object) -> set[int]:
-    """Every chunk index a segment entry refers to (``chunks`` lists, ``padding``,
-    ``weights`` and ``shared``, at any depth)."""
-    found: set[int] = set()
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def map_segment_chunks(entry: object, change: Callable[[int], int]) -> object:
+    """A copy of a segment entry with every chunk index it refers to (every integer of a
+    ``chunks`` list, the integer value of a ``padding``, ``weights`` or ``shared`` key, at
+    any depth) replaced by ``change(index)``."""
     if isinstance(entry, dict):
+        result = {}
         for key, value in entry.items():
             if key == "chunks" and isinstance(value, list):
-                found |= {v for v in value if isinstance(v, int) and not isinstance(v, bool)}
-            elif key in CHUNK_KEYS and isinstance(value, int) and not isinstance(value, bool):
-                found.add(value)
+                result[key] = [change(v) if _is_index(v) else v for v in value]
+            elif key in CHUNK_KEYS and _is_index(value):
+                result[key] = change(value)
             else:
-                found |= segment_chunks(value)
+                result[key] = map_segment_chunks(value, change)
+        return result
+    if isinstance(entry, list):
+        return [map_segment_chunks(v, change) for v in entry]
+    return entry
+
+
+def segment_chunks(entry: object) -> set[int]:
+    """Every chunk index a segment entry refers to (rule D8)."""
+    found: set[int] = set()
+
+    def note(index: int) -> int:
+        found.add(index)
+        return index
+
+    map_segment_chunks(entry, note)
     return found
 
 
@@ -215,7 +235,7 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
         "scene": {"kind": "static", "count": n, "sh_degree": head.sh_degree, "color": head.color},
         "grid": entry.get("grid"),
         "attributes": {k: v for k, v in attributes.items() if k not in planes},
-        **({"color_mlp": entry.get("color_mlp")} if head.color == "mlp" else {}),
+        **({"color_mlp": entry["color_mlp"]} if "color_mlp" in entry else {}),  # H7: present exactly for MLP colours
     }
     # the segment's chunk reads are counted with the file's (every chunk read exactly once)
     view = Container(static_header, container.chunks, container.version, container.referenced)
