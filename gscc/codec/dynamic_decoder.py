@@ -93,7 +93,8 @@ def _optional_number(scene: dict, key: str, low: float, high: float, integer: bo
         return None
     kind = int if integer else float
     if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) or not low <= value <= high:
-        raise HeaderError(f"scene field {key!r} must be nil or {'an integer' if integer else 'a float'} in {low:g}..{high:g}")
+        expected = f"an integer in {low}..{high}" if integer else f"a float in {low:g}..{high:g}"
+        raise HeaderError(f"scene field {key!r} must be nil or {expected}")
     return value
 
 
@@ -177,26 +178,28 @@ def read_dynamic_header(header: dict, version: tuple[int, int] = DYNAMIC_VERSION
     return DynamicHeader(count, sh_degree, color, fps, frames, scene["motion"]["kind"], layout, params, segments)
 
 
-def _motion_mask(view: Container, entry: dict, grid: tuple[int, int], cells: np.ndarray, moving: int) -> np.ndarray:
+def _motion_mask(view: Container, entry: dict, grid: tuple[int, int], cells: np.ndarray, moving: int, index: int) -> np.ndarray:
     n = len(cells)
     mask = entry.get("motion_mask")
     if moving in (0, n):
         if mask is not None:
-            raise HeaderError("a segment whose splats all move (or none) has a motion mask")
+            raise HeaderError(f"segment {index}: {'all' if moving else 'none'} of its splats move, yet it has a motion mask")
         return np.full(n, moving == n)
     if not isinstance(mask, dict):
-        raise HeaderError("segment has no motion mask but only some of its splats move")
+        raise HeaderError(f"segment {index} has no motion mask but only {moving} of its {n} splats move")
     plane = decode_plane(view, mask, (grid[0], grid[1], 1), 1).reshape(-1)[cells].astype(bool)
     if int(plane.sum()) != moving:
-        raise PayloadError(f"motion mask marks {int(plane.sum())} moving splats, the segment says {moving}")
+        raise PayloadError(f"segment {index}: motion mask marks {int(plane.sum())} moving splats, the segment says {moving}")
     return plane
 
 
-def _shared_arrays(view: Container, entry: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+def _shared_arrays(view: Container, entry: dict, shapes: dict[str, tuple[int, ...]], index: int) -> dict[str, np.ndarray]:
     if not shapes:
         if entry.get("shared") is not None:
-            raise HeaderError("segment has shared motion arrays its motion model does not use")
+            raise HeaderError(f"segment {index} has shared motion arrays, which its motion model does not use")
         return {}
+    if entry.get("shared") is None:
+        raise HeaderError(f"segment {index} has no shared motion arrays (shared is nil); its motion model needs {sorted(shapes)}")
     arrays = unpack_weights(view.chunk(entry.get("shared"), "weights"))
     if set(arrays) != set(shapes):
         raise PayloadError(f"shared motion arrays are {sorted(arrays)}, expected {sorted(shapes)}")
@@ -243,7 +246,7 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
     grid, cells = valid_cells(view, n)
     static = decode_container(view, context, (grid, cells))
     moving = int_field(entry, "moving", 0, n, what=f"segment {index}")
-    mask = _motion_mask(view, entry, grid, cells, moving)
+    mask = _motion_mask(view, entry, grid, cells, moving, index)
     arrays = {}
     with np.errstate(all="ignore"):
         for name, channels in planes.items():
@@ -261,7 +264,7 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
                 values[~mask] = 0.0
             arrays[name] = values
     _remove_window(entry, head, arrays, index)
-    arrays.update(_shared_arrays(view, entry, head.layout.shared(head.params)))
+    arrays.update(_shared_arrays(view, entry, head.layout.shared(head.params), index))
     try:
         motion = motion_from_arrays(head.kind, arrays)
         return Segment(entry["start"], entry["end"], DynamicSplats(static, motion))
