@@ -6,7 +6,7 @@ be decoded without reading the others' chunks (:func:`decode_segment`, :func:`de
 a player seeking to time t reads the header and that segment's chunks only.
 
 Every rejection names its rule's error class (spec/validation.md, "Dynamic scenes", rules
-D1-D12): a FormatError subclass of gscc.errors.
+D1-D13): a FormatError subclass of gscc.errors.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def segment_chunks(entry: object) -> set[int]:
 
 
 def read_dynamic_header(header: dict, version: tuple[int, int] = DYNAMIC_VERSION) -> DynamicHeader:
-    """Check a dynamic file's scene and segment table (spec/dynamic.md, "Validity")."""
+    """Check a dynamic file's scene and segment table (spec/validation.md, rules D1-D8)."""
     if not is_dynamic_header(header):
         raise HeaderError("header describes no dynamic scene")
     if version < DYNAMIC_VERSION:
