@@ -12,9 +12,9 @@ import math
 from typing import Optional
 
 from ..container import Container, pack, unpack
-from ..errors import HeaderError, InputError
+from ..errors import InputError
 from .dynamic_decoder import (
-    DynamicHeader, decode_segment_entry, is_dynamic_header, map_segment_chunks, read_dynamic_header, segment_chunks,
+    DynamicHeader, decode_segment_range, is_dynamic_header, map_segment_chunks, read_dynamic_header, segment_chunks,
 )
 
 
@@ -96,12 +96,8 @@ def cut(data: bytes, first: int, stop: Optional[int] = None) -> bytes:
     wanted = set().union(*(segment_chunks(head.segments[i]) for i in range(first, stop)))
     source = unpack(data, select=lambda header: wanted)
     head = read_dynamic_header(source.header, source.version)
-    for i in range(first, stop):  # the kept segments are valid, and hold every chunk of their range once
-        decode_segment_entry(source, head, i)
+    decode_segment_range(source, head, first, stop)  # the kept part is valid: copied, it makes a valid file
     low, high = (min(wanted), max(wanted)) if wanted else (0, -1)
-    for index in range(low, high + 1):
-        if source.referenced[index] != 1:
-            raise HeaderError(f"chunk {index} is referred to {source.referenced[index]} times by the kept segments, not once")
     a_first, b_last = head.segments[first]["start"], head.segments[stop - 1]["end"]
     length = b_last - a_first
     segments = []

@@ -278,12 +278,22 @@ def dynamic_header(data: bytes) -> DynamicHeader:
     return read_dynamic_header(container.header, container.version)
 
 
-def decode_segments(container: Container, head: DynamicHeader) -> list[Segment]:
-    """Every segment of a whole file's container, then the check that every chunk was read
-    exactly once (rule H11 over the whole file)."""
-    segments = [decode_segment_entry(container, head, i) for i in range(len(head.segments))]
-    container.check_all_referenced()
+def decode_segment_range(container: Container, head: DynamicHeader, first: int, stop: int) -> list[Segment]:
+    """Segments ``first`` up to ``stop`` (exclusive) of a container holding their chunks,
+    then rule H11: every chunk of the file (all segments) or of their run of the chunk
+    table, from their first chunk to their last, was read exactly once."""
+    segments = [decode_segment_entry(container, head, i) for i in range(first, stop)]
+    if first == 0 and stop == len(head.segments):
+        container.check_all_referenced()
+    else:
+        chunks = set().union(*(segment_chunks(head.segments[i]) for i in range(first, stop)))
+        container.check_all_referenced(range(min(chunks, default=0), max(chunks, default=-1) + 1))
     return segments
+
+
+def decode_segments(container: Container, head: DynamicHeader) -> list[Segment]:
+    """Every segment of a whole file's container (rule H11 over the whole file)."""
+    return decode_segment_range(container, head, 0, len(head.segments))
 
 
 def decode_dynamic(data: bytes) -> DynamicScene:
@@ -309,14 +319,9 @@ def _selecting(index_of) -> tuple[dict, callable]:
 
 
 def _decode_selected(container: Container, index: int) -> Segment:
-    """Segment ``index`` of a container holding only its chunks; each of them must have
-    been read exactly once (rule H11, within the segment)."""
+    """Segment ``index`` of a container holding only its chunks."""
     head = read_dynamic_header(container.header, container.version)
-    segment = decode_segment_entry(container, head, index)
-    for chunk in sorted(segment_chunks(head.segments[index])):
-        if container.referenced[chunk] != 1:
-            raise HeaderError(f"header refers to chunk {chunk} {container.referenced[chunk]} times")
-    return segment
+    return decode_segment_range(container, head, index, index + 1)[0]
 
 
 def decode_segment(data: bytes, index: int) -> Segment:
