@@ -283,16 +283,23 @@ def swap_codings(a: str, b: str) -> Callable[[Scene], None]:
     return change
 
 
-def mlp_weights(change: Callable[[dict], object]) -> Callable[[], bytes]:
+def weights_chunk(name: str, index: Callable[[dict], int], change: Callable[[dict], object]) -> Callable[[], bytes]:
+    """The valid vector ``name`` with its weights chunk ``index(header)`` (as a msgpack map)
+    changed."""
+
     def build() -> bytes:
-        scene = vector("features-mlp")
-        i = scene.header["color_mlp"]["weights"]
+        scene = vector(name)
+        i = index(scene.header)
         table = msgpack.unpackb(scene.chunks[i][1], raw=False)
         change(table)
         scene.chunks[i][1] = msgpack.packb(table, use_bin_type=True)
         return scene.pack()
 
     return build
+
+
+def mlp_weights(change: Callable[[dict], object]) -> Callable[[], bytes]:
+    return weights_chunk("features-mlp", lambda header: header["color_mlp"]["weights"], change)
 
 
 def nan_weight_of(name: str) -> Callable[[dict], None]:
@@ -423,17 +430,8 @@ def masked_cells_overflow(scene: Scene) -> None:
 
 
 def shared_basis(change: Callable[[dict], object]) -> Callable[[], bytes]:
-    """dynamic-motion-basis with its shared-arrays weights chunk (as a msgpack map) changed."""
-
-    def build() -> bytes:
-        scene = vector("dynamic-motion-basis")
-        i = scene.header["segments"][0]["shared"]
-        table = msgpack.unpackb(scene.chunks[i][1], raw=False)
-        change(table)
-        scene.chunks[i][1] = msgpack.packb(table, use_bin_type=True)
-        return scene.pack()
-
-    return build
+    """dynamic-motion-basis with its shared-arrays weights chunk changed."""
+    return weights_chunk("dynamic-motion-basis", lambda header: header["segments"][0]["shared"], change)
 
 
 def basis_as_f8(table: dict) -> None:
