@@ -20,12 +20,15 @@ does; on every ``--cli-every``-th case also the command line itself, in process:
 ``gscc decode``, ``gscc info`` and ``gscc info --json``, each of which must succeed or
 exit 1 with one ``error:`` line and no output file) and is classified:
 
-* ``rejected``: a clean rejection, a ``FormatError`` with a one-line message;
+* ``rejected``: a clean rejection, a ``FormatError`` of one of the error classes of
+  spec/validation.md with a one-line message;
 * ``accepted``: the mutated file is valid (e.g. an informative key changed);
+* ``untyped``: a ``FormatError`` that names no error class of the spec (a defect);
 * ``exception``: any other exception, or a multi-line message (a defect);
 * ``hang``: no answer within ``--timeout`` seconds, the worker is killed (a defect);
 * ``memory``: a MemoryError, a killed worker, or a peak RSS over the case's bound
-  ``256 MiB + 64 bytes x cells x channels`` of the sizes its header declares (a defect).
+  ``256 MiB + 64 bytes x cells x channels`` of the sizes its header declares (for a
+  dynamic file, summed over its segments; a defect).
 
 Prints the counts per outcome and mutation, the longest case and the largest peak RSS,
 and writes the defects (with their bytes, base64) to ``--json``.
@@ -57,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT / "conformance"
 PREAMBLE = struct.Struct("<8sHHII")
 MUTATIONS = ("bitflip", "truncate", "bytes", "header", "chunk", "version")
-DEFECTS = ("exception", "hang", "memory")
+DEFECTS = ("untyped", "exception", "hang", "memory")
 MEMORY_BASE = 256 << 20
 MEMORY_PER_VALUE = 64
 ADDRESS_LIMIT = 8 << 30  # a worker's address space: a blow-up fails there, not the machine
@@ -199,16 +202,23 @@ def mutate(rng: random.Random, data: bytes, kind: str) -> bytes:
 
 def declared_values(data: bytes) -> int:
     """cells x channels the header declares (0 when it does not parse): the scale of the
-    memory a decoder may legitimately need."""
+    memory a decoder may legitimately need. A dynamic file: the sum over its segments,
+    with room for the motion planes."""
     parts = split(data)
     try:
         header = parts[2]
-        cells = int(header["grid"]["height"]) * int(header["grid"]["width"])
-        if header["scene"].get("color") == "mlp":
-            colours = int(header["color_mlp"]["feature_dim"])
-        else:
-            colours = 3 * (int(header["scene"]["sh_degree"]) + 1) ** 2
-        return max(0, min(cells, 1 << 28)) * (11 + max(0, min(colours, 1024)))
+        dynamic = header["scene"].get("kind") == "dynamic"
+        scenes = header["segments"] if dynamic else [header]
+        total = 0
+        for part in scenes:
+            cells = int(part["grid"]["height"]) * int(part["grid"]["width"])
+            if header["scene"].get("color") == "mlp":
+                colours = int(part["color_mlp"]["feature_dim"])
+            else:
+                colours = 3 * (int(header["scene"]["sh_degree"]) + 1) ** 2
+            motion = 16 + min(int(header["scene"]["motion"].get("basis_count", 0)), 256) if dynamic else 0
+            total += max(0, min(cells, 1 << 28)) * (11 + max(0, min(colours, 1024)) + motion)
+        return min(total, 1 << 36)
     except Exception:
         return 0
 
@@ -270,14 +280,16 @@ def run_cli(data: bytes) -> tuple[str, str]:
 
 def run_case(data: bytes, cli: bool = False) -> tuple[str, str]:
     """(outcome, message) of decoding and summarizing ``data`` in this process."""
-    from gscc.errors import FormatError
+    from gscc.errors import ERROR_CLASSES, FormatError
     from gscc.info import summarize
 
     try:  # summarize decodes the whole file first, static or dynamic (format 1.3)
         json.dumps(summarize(data))
     except FormatError as exc:
         message = str(exc)
-        return ("rejected" if message and "\n" not in message else "exception"), f"{type(exc).__name__}: {message}"
+        if not message or "\n" in message:
+            return "exception", f"{type(exc).__name__}: {message}"
+        return ("rejected" if exc.error_class in ERROR_CLASSES else "untyped"), f"{type(exc).__name__}: {message}"
     except MemoryError:
         return "memory", "MemoryError"
     except BaseException as exc:  # a defect: anything else escaping the decoder
@@ -292,7 +304,8 @@ def run_case(data: bytes, cli: bool = False) -> tuple[str, str]:
 
 def worker(connection) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_LIMIT, ADDRESS_LIMIT))
-    import gscc.codec.decoder  # noqa: F401  (import before the first case is timed)
+    import gscc.cli  # noqa: F401  (import before the first case is timed)
+    import gscc.codec.decoder  # noqa: F401
     import gscc.info  # noqa: F401
 
     connection.send("ready")

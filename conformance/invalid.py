@@ -15,6 +15,7 @@ Most cases start from the hand-made three-splat scene of ``handmade.py`` (a vali
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import struct
@@ -282,10 +283,13 @@ def swap_codings(a: str, b: str) -> Callable[[Scene], None]:
     return change
 
 
-def mlp_weights(change: Callable[[dict], object]) -> Callable[[], bytes]:
+def weights_chunk(name: str, index: Callable[[dict], int], change: Callable[[dict], object]) -> Callable[[], bytes]:
+    """The valid vector ``name`` with its weights chunk ``index(header)`` (as a msgpack map)
+    changed."""
+
     def build() -> bytes:
-        scene = vector("features-mlp")
-        i = scene.header["color_mlp"]["weights"]
+        scene = vector(name)
+        i = index(scene.header)
         table = msgpack.unpackb(scene.chunks[i][1], raw=False)
         change(table)
         scene.chunks[i][1] = msgpack.packb(table, use_bin_type=True)
@@ -294,11 +298,23 @@ def mlp_weights(change: Callable[[dict], object]) -> Callable[[], bytes]:
     return build
 
 
-def nan_weight(table: dict) -> None:
-    entry = table["layers.0.bias"]
-    values = np.frombuffer(entry["data"], "<f4").copy()
-    values[0] = np.nan
-    entry["data"] = values.tobytes()
+def mlp_weights(change: Callable[[dict], object]) -> Callable[[], bytes]:
+    return weights_chunk("features-mlp", lambda header: header["color_mlp"]["weights"], change)
+
+
+def nan_weight_of(name: str) -> Callable[[dict], None]:
+    """Set the first value of the f4 array ``name`` of a weights table to NaN."""
+
+    def change(table: dict) -> None:
+        entry = table[name]
+        values = np.frombuffer(entry["data"], "<f4").copy()
+        values[0] = np.nan
+        entry["data"] = values.tobytes()
+
+    return change
+
+
+nan_weight = nan_weight_of("layers.0.bias")
 
 
 UNIFORM_16 = integer_frequencies(np.ones(16)).tolist()
@@ -310,6 +326,127 @@ def ans_stream(symbols: list[int], table: list[int]) -> list[int]:
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(np.asarray(symbols, np.int32), categorical(np.asarray(table)))
     return coder.get_compressed().tolist()
+
+
+# ---------------------------------------------------------------------------- dynamic scenes (format 1.3)
+def dynamic(name: str) -> Callable[[], Scene]:
+    """A valid dynamic conformance vector (``dynamic-NAME``) as an editable Scene."""
+    return lambda: vector(f"dynamic-{name}")
+
+
+def reorder_chunks(scene: Scene, order: list[int]) -> None:
+    """Keep the chunks ``order`` names (old indices, in their new order) and renumber every
+    reference of the segment table to match; a reference to a dropped chunk is an error."""
+    from gscc.codec.dynamic_decoder import map_segment_chunks
+
+    new = {old: i for i, old in enumerate(order)}
+    scene.header["segments"] = [map_segment_chunks(e, new.__getitem__) for e in scene.header["segments"]]
+    scene.chunks = [scene.chunks[i] for i in order]
+
+
+def segment_chunk_list(scene: Scene, index: int) -> list[int]:
+    from gscc.codec.dynamic_decoder import segment_chunks
+
+    return sorted(segment_chunks(scene.header["segments"][index]))
+
+
+def without_chunks(*names: str) -> Callable[[Scene], None]:
+    """Remove the chunks of the given entries of segment 0 (dotted paths below the entry,
+    e.g. ``attributes.omega``), the entries themselves (``motion_mask`` and ``shared``
+    become nil), and renumber."""
+
+    def change(scene: Scene) -> None:
+        from gscc.codec.dynamic_decoder import segment_chunks
+
+        entry = scene.header["segments"][0]
+        dropped: set[int] = set()
+        for name in names:
+            *parents, last = name.split(".")
+            node = entry
+            for key in parents:
+                node = node[key]
+            value = node[last]
+            dropped |= {value} if isinstance(value, int) else segment_chunks({"x": value})
+            if last in ("motion_mask", "shared"):
+                node[last] = None
+            else:
+                del node[last]
+        reorder_chunks(scene, [i for i in range(len(scene.chunks)) if i not in dropped])
+
+    return change
+
+
+def segment_one_first(scene: Scene) -> None:
+    """dynamic-segments with segment 1's chunks moved before segment 0's (rule D8)."""
+    first, second = segment_chunk_list(scene, 0), segment_chunk_list(scene, 1)
+    rest = [i for i in range(len(scene.chunks)) if i not in first and i not in second]
+    reorder_chunks(scene, second + first + rest)
+
+
+def chunk_between_segments(scene: Scene) -> None:
+    """An extra raw chunk between segment 0's chunks and segment 1's, referred to by none."""
+    last = segment_chunk_list(scene, 0)[-1]
+    scene.chunks.append(["raw", b"\x00"])
+    reorder_chunks(scene, list(range(last + 1)) + [len(scene.chunks) - 1] + list(range(last + 1, len(scene.chunks) - 1)))
+
+
+def extra_motion_plane(scene: Scene) -> None:
+    """Segment 1 of dynamic-static-mask (no splat moves) codes a motion plane: raw zeros of
+    the right size, its chunk appended (segment 1 is the last)."""
+    entry = scene.header["segments"][1]
+    grid = entry["grid"]
+    motion = copy.deepcopy(scene.header["segments"][0]["attributes"]["motion"])
+    channels = 3 * scene.header["scene"]["motion"]["motion_degree"]
+    size = grid["height"] * grid["width"] * channels * (2 if motion["quant"]["bits"] > 8 else 1)
+    motion["coding"]["chunks"] = [scene.add("raw", bytes(size))]
+    entry["attributes"]["motion"] = motion
+
+
+def shared_on_stg(scene: Scene) -> None:
+    scene.header["segments"][0]["shared"] = scene.add("weights", msgpack.packb({}))
+
+
+def mask_value_2(scene: Scene) -> None:
+    """The raw 1-bit motion mask of dynamic-static-mask holds a 2 where it held a 0."""
+    i = scene.header["segments"][0]["motion_mask"]["chunks"][0]
+    data = bytearray(scene.chunks[i][1])
+    data[data.index(0)] = 2
+    scene.chunks[i][1] = bytes(data)
+
+
+def masked_cells_overflow(scene: Scene) -> None:
+    """Segment 0 of dynamic-static-mask: omega dequantized with step 1e35 (12 bits), its
+    raw plane holding 0 in the cells of moving splats and 4095 in the others, whose values
+    (4.1e38) are beyond float32 although the decoder then sets them to 0 (rule D11)."""
+    entry = scene.header["segments"][0]
+    mask_chunk = entry["motion_mask"]["chunks"][0]
+    moving = np.frombuffer(scene.chunks[mask_chunk][1], np.uint8).astype(bool)
+    omega = entry["attributes"]["omega"]
+    bits = omega["quant"]["bits"]
+    omega["transform"] = "identity"
+    omega["quant"] = handmade.quant(bits, [0.0] * 4, [1e35] * 4)
+    values = np.where(moving[:, None], 0, (1 << bits) - 1).repeat(4, axis=1).astype("<u2" if bits > 8 else "u1")
+    scene.chunks[omega["coding"]["chunks"][0]][1] = values.tobytes()
+
+
+def shared_basis(change: Callable[[dict], object]) -> Callable[[], bytes]:
+    """dynamic-motion-basis with its shared-arrays weights chunk changed."""
+    return weights_chunk("dynamic-motion-basis", lambda header: header["segments"][0]["shared"], change)
+
+
+def basis_as_f8(table: dict) -> None:
+    entry = table["basis"]
+    entry["data"] = np.frombuffer(entry["data"], "<f4").astype("<f8").tobytes()
+    entry["dtype"] = "f8"
+
+
+def truncate_chunk(segment: int, attribute: str, keep: Callable[[bytes], bytes]) -> Callable[[Scene], None]:
+    def change(scene: Scene) -> None:
+        i = scene.header["segments"][segment]["attributes"][attribute]["coding"]["chunks"][0]
+        scene.chunks[i][1] = keep(scene.chunks[i][1])
+
+    return change
+
 
 CASES = [
     # ------------------------------------------------------------------ container
@@ -490,6 +627,107 @@ CASES = [
          with_header(set_path("attributes.sh0.quant", handmade.quant(4, [1e39] * 3, [0.0] * 3)))),
     Case("vq-codebook-overflow", "F1", "non-finite", "a VQ codebook whose lo is 4e38 (beyond float32)",
          edited(lambda s: (with_vq_sh(s), s.header["attributes"]["shN"]["codebook"].__setitem__("quant", handmade.quant(4, [4e38] * 9, [0.0] * 9))))),
+    # ------------------------------------------------------------------ dynamic scenes (format 1.3)
+    Case("dynamic-in-1.2", "D1", "version", "the dynamic-stg-sh vector declared as 1.2",
+         edited(lambda s: s.__setattr__("version", (1, 2)), dynamic("stg-sh"))),
+    Case("dynamic-unknown-key-in-segment", "D2", "header", "segment 0 of dynamic-segments has an extra key 'note'",
+         with_header(set_path("segments.0.note", "x"), dynamic("segments"))),
+    Case("dynamic-unknown-key-in-motion", "D2", "header", "scene.motion has an extra key 'degree'",
+         with_header(set_path("scene.motion.degree", 3), dynamic("stg-sh"))),
+    Case("dynamic-scene-without-motion", "D2", "header", "scene.motion is absent", with_header(delete_path("scene.motion"), dynamic("stg-sh"))),
+    Case("dynamic-segment-not-a-map", "D2", "header", "segment 1 of dynamic-segments is an array",
+         with_header(set_path("segments.1", []), dynamic("segments"))),
+    Case("dynamic-color-mlp-in-sh-scene", "D2", "header", "an SH-coloured dynamic scene whose segment has a color_mlp entry (H7)",
+         with_header(set_path("segments.0.color_mlp", {"weights": 0, "layers": 1, "feature_dim": 1, "view_sh_degree": 0,
+                                                        "bake_directions": 4}), dynamic("stg-sh"))),
+    Case("dynamic-mlp-without-color-mlp", "D2", "header", "an MLP-coloured dynamic scene whose segment lacks color_mlp (its weights chunk removed)",
+         edited(without_chunks("color_mlp"), dynamic("stg-mlp"))),
+    Case("dynamic-fps-integer", "D3", "header", "scene.fps is the integer 25", with_header(set_path("scene.fps", 25), dynamic("segments"))),
+    Case("dynamic-fps-zero", "D3", "header", "scene.fps is 0.0", with_header(set_path("scene.fps", 0.0), dynamic("segments"))),
+    Case("dynamic-frame-count-zero", "D3", "header", "scene.frame_count is 0", with_header(set_path("scene.frame_count", 0), dynamic("segments"))),
+    Case("dynamic-scene-color", "D3", "header", "scene.color is 'rgb'", with_header(set_path("scene.color", "rgb"), dynamic("stg-sh"))),
+    Case("dynamic-count-over-limit", "D3", "limit", "scene.count is 2^26 + 1", with_header(set_path("scene.count", (1 << 26) + 1), dynamic("stg-sh"))),
+    Case("dynamic-unknown-motion-model", "D4", "header", "scene.motion.kind is 'spline'",
+         with_header(set_path("scene.motion.kind", "spline"), dynamic("stg-sh"))),
+    Case("dynamic-motion-degree-4", "D4", "header", "STG motion_degree 4", with_header(set_path("scene.motion.motion_degree", 4), dynamic("stg-sh"))),
+    Case("dynamic-basis-knots-zero", "D4", "header", "motion-basis basis_knots 0",
+         with_header(set_path("scene.motion.basis_knots", 0), dynamic("motion-basis"))),
+    Case("dynamic-no-segments", "D5", "header", "an empty segment table", with_header(set_path("segments", []), dynamic("stg-sh"))),
+    Case("dynamic-segments-not-an-array", "D5", "header", "segments is a map", with_header(set_path("segments", {}), dynamic("stg-sh"))),
+    Case("dynamic-too-many-segments", "D5", "limit", "4,097 segment entries (empty maps)",
+         with_header(set_path("segments", [{}] * 4097), dynamic("stg-sh"))),
+    Case("dynamic-span-gap", "D6", "header", "dynamic-segments with segment 1 starting at 0.3 (segment 0 ends at 0.25)",
+         with_header(set_path("segments.1.start", 0.3), dynamic("segments"))),
+    Case("dynamic-span-overlap", "D6", "header", "dynamic-segments with segment 1 starting at 0.2 (segment 0 ends at 0.25)",
+         with_header(set_path("segments.1.start", 0.2), dynamic("segments"))),
+    Case("dynamic-last-end-not-1", "D6", "header", "the last segment ends at 0.9",
+         with_header(set_path("segments.2.end", 0.9), dynamic("segments"))),
+    Case("dynamic-first-start-not-0", "D6", "header", "the first segment starts at 0.1",
+         with_header(set_path("segments.0.start", 0.1), dynamic("segments"))),
+    Case("dynamic-empty-span", "D6", "header", "segment 1 spans [0.25, 0.25) (segment 2 starts at 0.25)",
+         with_header(lambda h: (set_path("segments.1.end", 0.25)(h), set_path("segments.2.start", 0.25)(h)), dynamic("segments"))),
+    Case("dynamic-span-nan", "D6", "header", "segment 1 ends (and segment 2 starts) at NaN",
+         with_header(lambda h: (set_path("segments.1.end", float("nan"))(h), set_path("segments.2.start", float("nan"))(h)),
+                     dynamic("segments"))),
+    Case("dynamic-span-infinite", "D6", "header", "the last segment ends at +inf", with_header(set_path("segments.2.end", float("inf")), dynamic("segments"))),
+    Case("dynamic-span-integer", "D6", "header", "the only segment starts at the integer 0",
+         with_header(set_path("segments.0.start", 0), dynamic("stg-sh"))),
+    Case("dynamic-counts-sum", "D7", "header", "scene.count 223, the segments hold 222", with_header(set_path("scene.count", 223), dynamic("segments"))),
+    Case("dynamic-segment-count-zero", "D7", "header", "segment 0's count is 0", with_header(set_path("segments.0.count", 0), dynamic("segments"))),
+    Case("dynamic-segment-count-over-limit", "D7", "limit", "segment 0's count is 2^26 + 1",
+         with_header(set_path("segments.0.count", (1 << 26) + 1), dynamic("segments"))),
+    Case("dynamic-chunks-backwards", "D8", "header", "dynamic-segments with segment 1's chunks stored (and numbered) before segment 0's",
+         edited(segment_one_first, dynamic("segments"))),
+    Case("dynamic-unreferenced-chunk", "H11", "header", "a raw chunk between segment 0's chunks and segment 1's that no entry refers to",
+         edited(chunk_between_segments, dynamic("segments"))),
+    Case("dynamic-moving-over-count", "D9", "header", "segment 0 of dynamic-static-mask says 241 of its 240 splats move",
+         with_header(set_path("segments.0.moving", 241), dynamic("static-mask"))),
+    Case("dynamic-mask-when-all-move", "D9", "header", "segment 0 of dynamic-static-mask says all 240 splats move but keeps its motion mask",
+         with_header(set_path("segments.0.moving", 240), dynamic("static-mask"))),
+    Case("dynamic-mask-missing", "D9", "header", "segment 0 of dynamic-static-mask (82 of 240 move) without its motion mask",
+         edited(without_chunks("motion_mask"), dynamic("static-mask"))),
+    Case("dynamic-mask-count", "D9", "payload", "segment 0 of dynamic-static-mask says 81 splats move, its mask marks 82",
+         with_header(set_path("segments.0.moving", 81), dynamic("static-mask"))),
+    Case("dynamic-mask-value-2", "D9", "payload", "the raw 1-bit motion mask holds the value 2", edited(mask_value_2, dynamic("static-mask"))),
+    Case("dynamic-missing-motion-plane", "D10", "header", "the omega plane is absent (its chunks removed)",
+         edited(without_chunks("attributes.omega"), dynamic("stg-sh"))),
+    Case("dynamic-extra-motion-plane", "D10", "header", "segment 1 of dynamic-static-mask (no splat moves) codes a motion plane",
+         edited(extra_motion_plane, dynamic("static-mask"))),
+    Case("dynamic-motion-at-degree-0", "D10", "header", "motion_degree 0 while the segment codes the motion plane (it has no channels)",
+         with_header(set_path("scene.motion.motion_degree", 0), dynamic("stg-sh"))),
+    Case("dynamic-unknown-attribute", "D10", "header", "segment 0 has an attribute 'velocity' (a copy of t_scale's entry)",
+         with_header(lambda h: h["segments"][0]["attributes"].__setitem__("velocity", copy.deepcopy(h["segments"][0]["attributes"]["t_scale"])),
+                     dynamic("segments"))),
+    Case("dynamic-motion-overflow", "D11", "non-finite", "t_center lo 1e39 (finite in float64, infinite in float32)",
+         with_header(set_path("segments.0.attributes.t_center.quant.lo", [1e39]), dynamic("stg-sh"))),
+    Case("dynamic-masked-cells-overflow", "D11", "non-finite",
+         "omega (step 1e35) overflows float32 in the cells of splats that do not move only", edited(masked_cells_overflow, dynamic("static-mask"))),
+    Case("dynamic-window-overflow", "D11", "non-finite", "motion window width and floor 1e-300: dividing by the window overflows",
+         with_header(set_path("segments.0.motion_window", {"width": 1e-300, "floor": 1e-300}), dynamic("motion-window"))),
+    Case("dynamic-window-on-motion-basis", "D12", "header", "a motion window in a motion-basis segment",
+         with_header(set_path("segments.0.motion_window", {"width": 2.0, "floor": 0.015625}), dynamic("motion-basis"))),
+    Case("dynamic-window-width-zero", "D12", "header", "motion window width 0.0",
+         with_header(set_path("segments.0.motion_window.width", 0.0), dynamic("motion-window"))),
+    Case("dynamic-window-integer-floor", "D12", "header", "motion window floor is the integer 1",
+         with_header(set_path("segments.0.motion_window.floor", 1), dynamic("motion-window"))),
+    Case("dynamic-window-extra-key", "D12", "header", "the motion window has an extra key 'power'",
+         with_header(set_path("segments.0.motion_window.power", 2.0), dynamic("motion-window"))),
+    Case("dynamic-shared-on-stg", "D13", "header", "an STG segment names a (last, empty) weights chunk as its shared arrays",
+         edited(shared_on_stg, dynamic("stg-sh"))),
+    Case("dynamic-shared-missing", "D13", "header", "a motion-basis segment whose shared is nil (its weights chunk removed)",
+         edited(without_chunks("shared"), dynamic("motion-basis"))),
+    Case("dynamic-shared-wrong-shape", "D13", "payload", "the motion basis has shape (4, 24), not (4, 8, 3)",
+         shared_basis(lambda t: t["basis"].__setitem__("shape", [4, 24]))),
+    Case("dynamic-shared-f8", "D13", "payload", "the motion basis is stored as f8", shared_basis(basis_as_f8)),
+    Case("dynamic-shared-nan", "D13", "payload", "a motion basis value is NaN", shared_basis(nan_weight_of("basis"))),
+    Case("dynamic-shared-extra-array", "D13", "payload", "the shared weights chunk holds an extra array",
+         shared_basis(lambda t: t.__setitem__("extra", dict(t["basis"])))),
+    Case("dynamic-truncated-file", "C15", "container", "dynamic-segments cut 100 bytes before its end (inside the last segment)",
+         lambda: vector("dynamic-segments").pack()[:-100]),
+    Case("dynamic-truncated-raw-chunk", "P2", "payload", "segment 1's raw t_scale chunk one byte short (chunk table and CRC fixed)",
+         edited(truncate_chunk(1, "t_scale", lambda d: d[:-1]), dynamic("static-mask"))),
+    Case("dynamic-truncated-png-chunk", "P3", "payload", "segment 1's means PNG cut in half (chunk table and CRC fixed)",
+         edited(truncate_chunk(1, "means", lambda d: d[: len(d) // 2]), dynamic("segments"))),
 ]
 
 

@@ -362,6 +362,32 @@ def _write_dynamic(data: bytes, output: Path, fmt: str, at: Optional[float], seg
 
 
 @app.command()
+def cut(
+    source: Path = typer.Argument(..., help="The dynamic .gsc file to cut."),
+    output: Path = typer.Option(..., "-o", "--output", help="The .gsc file to write."),
+    segments: Optional[str] = typer.Option(
+        None, "--segments", help="Keep segments I:J (I up to, not including, J; either may be left out) or one segment I."),
+    time_: Optional[str] = typer.Option(None, "--time", help="Keep the segments that cover the times A:B (in [0, 1]) or time A."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
+) -> None:
+    """Cut a dynamic .gsc file at segment boundaries: the kept segments are copied byte for byte."""
+    from .codec.dynamic_cut import cut as cut_segments, cut_time, parse_segments, parse_time_span
+    from .codec.dynamic_decoder import dynamic_header, is_dynamic_gsc
+    from .io.atomic import write_bytes_atomically
+
+    if (segments is None) == (time_ is None):
+        _fail("give --segments I:J or --time A:B (one of them)")
+    data = _read_gsc(source)
+    if not is_dynamic_gsc(data):
+        _fail(f"{source}: holds a static scene; only a dynamic .gsc file (format 1.3) has segments to cut")
+    _check_output(output, [source], force, ".gsc")
+    cut_data = cut_segments(data, *parse_segments(segments)) if segments is not None else cut_time(data, *parse_time_span(time_))
+    write_bytes_atomically(output, cut_data, overwrite=force)
+    head = dynamic_header(cut_data)
+    console.print(f"wrote {output}: {len(head.segments)} segment(s), {head.count:,} splats, {len(cut_data):,} bytes")
+
+
+@app.command()
 def info(
     source: Path = typer.Argument(..., help="The .gsc file to describe."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from .codec.decoder import decode_container
-from .codec.dynamic_decoder import decode_segment_entry, is_dynamic_header, read_dynamic_header, segment_chunks
+from .codec.dynamic_decoder import decode_segments, is_dynamic_header, read_dynamic_header, segment_chunks
 from .container import Container, unpack
 from .errors import FormatError
 
@@ -130,9 +130,9 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
     """A dynamic file (format 1.3): totals per attribute over its segments, each segment's
     own rows, the duration and the bitrate (Mbps: the file's bits over its duration)."""
     head = read_dynamic_header(container.header, container.version)
+    decode_segments(container, head)  # validates the whole file: the entries read below have the spec's shape
     segments, everything = [], []
-    for i, entry in enumerate(head.segments):
-        decode_segment_entry(container, head, i)
+    for entry in head.segments:
         extra = _mlp_part(container, entry["color_mlp"]) if head.color == "mlp" else {}
         if entry.get("motion_mask") is not None:
             mask = entry["motion_mask"]

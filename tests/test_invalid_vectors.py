@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gscc.codec.decoder import decode_scene
+from gscc.codec.dynamic_decoder import decode_dynamic, is_dynamic_gsc
 from gscc.errors import ERROR_CLASSES, FormatError
 from gscc.info import summarize
 from test_robustness import assert_one_line_error, gscc_cli  # noqa: F401  (a fixture)
@@ -24,8 +25,8 @@ IDS = [entry["name"] for entry in INVALID]
 
 
 def test_every_rule_of_the_spec_has_an_invalid_vector() -> None:
-    rules = set(re.findall(r"^- \*\*([CHVPLF]\d+)\b", SPEC, flags=re.MULTILINE))
-    assert len(rules) >= 45
+    rules = set(re.findall(r"^- \*\*([CHVPLFD]\d+)\b", SPEC, flags=re.MULTILINE))
+    assert len(rules) >= 45 + 13  # the static rules and the dynamic ones (D1-D13)
     assert rules == {entry["rule"] for entry in INVALID}
 
 
@@ -39,7 +40,8 @@ def test_the_manifest_uses_the_error_classes_of_the_spec() -> None:
 def test_invalid_vector_is_rejected_with_its_error_class(entry: dict) -> None:
     data = (ROOT / "conformance" / entry["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["file_sha256"], "invalid vector file was changed"
-    for reader in (decode_scene, summarize):
+    decode_file = decode_dynamic if is_dynamic_gsc(data) else decode_scene
+    for reader in (decode_file, summarize):
         with pytest.raises(FormatError) as caught:
             reader(data)
         assert caught.value.error_class == entry["error_class"], str(caught.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..color_mlp import MAX_LAYERS, MAX_WIDTH, ColorMLP
-from ..container import FEATURES_VERSION, Container, unpack, unpack_weights
+from ..container import DYNAMIC_VERSION, FEATURES_VERSION, Container, unpack, unpack_weights
 from ..errors import FormatError, HeaderError, LimitError, NonFiniteError, PayloadError, VersionError
 from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
 from .attributes import splats_from_arrays
@@ -26,10 +26,13 @@ COLORS = ("sh", "mlp")
 GEOMETRY_CHANNELS = {"means": 3, "scales": 3, "quats": 4, "opacities": 1}
 
 
-def _scene(header: dict) -> tuple[int, int, str]:
+def _scene(header: dict, version: tuple[int, int]) -> tuple[int, int, str]:
     """Splat count, SH degree and colour kind (``sh``, or ``mlp`` from format 1.1)."""
     scene = header.get("scene")
     if isinstance(scene, dict) and scene.get("kind") == "dynamic":
+        if version < DYNAMIC_VERSION:
+            raise VersionError("a dynamic scene needs format %d.%d or later; the file declares %d.%d"
+                               % (*DYNAMIC_VERSION, *version))
         raise FormatError("a dynamic scene (format 1.3): decode it with gscc.codec.dynamic_decoder")
     if not isinstance(scene, dict) or scene.get("kind") != "static":
         raise HeaderError("header describes no static scene")
@@ -144,13 +147,16 @@ def finite_float32(values: np.ndarray, what: str) -> np.ndarray:
     return rounded
 
 
-def decode_container(container: Container, context: Context | None = None) -> SplatSet | FeatureSplats:
+def decode_container(
+    container: Container, context: Context | None = None, layout: tuple[tuple[int, int], np.ndarray] | None = None,
+) -> SplatSet | FeatureSplats:
     """The splats of a static scene's header and chunks. ``context`` (optional) receives
     the decoded scalar planes, for planes decoded after them (a dynamic segment's); without
-    it the container is a whole static file, whose every chunk must have been referenced."""
+    it the container is a whole static file, whose every chunk must have been referenced.
+    ``layout``: the grid and its splat cells, when the caller has read them (valid_cells)."""
     whole_file = context is None
-    count, sh_degree, color = _scene(container.header)
-    grid, cells = valid_cells(container, count)
+    count, sh_degree, color = _scene(container.header, container.version)
+    grid, cells = valid_cells(container, count) if layout is None else layout
     entries = container.header.get("attributes")
     if not isinstance(entries, dict):
         raise HeaderError("header has no attribute map")

@@ -4,23 +4,26 @@ A segment is decoded as a static scene (gscc.codec.decoder) plus its motion plan
 static-splat mask and the motion model's shared arrays (spec/dynamic.md). One segment can
 be decoded without reading the others' chunks (:func:`decode_segment`, :func:`decode_at`):
 a player seeking to time t reads the header and that segment's chunks only.
+
+Every rejection names its rule's error class (spec/validation.md, "Dynamic scenes", rules
+D1-D13): a FormatError subclass of gscc.errors.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from ..container import DYNAMIC_VERSION, Container, unpack, unpack_weights
 from ..dynamic import DynamicScene, DynamicSplats, Segment, motion_from_arrays
 from ..dynamic.splats import StaticSplats
-from ..errors import FormatError, GsccError, VersionError
+from ..errors import GsccError, HeaderError, LimitError, PayloadError, VersionError
 from ..splats import MAX_SH_DEGREE
-from .decoder import COLORS, MAX_SPLATS, decode_attribute, decode_container, valid_cells
-from .header_fields import int_field
+from .decoder import COLORS, MAX_SPLATS, decode_attribute, decode_container, finite_float32, valid_cells
+from .header_fields import check_keys, int_field
 from .dynamic_layout import MotionLayout, read_motion_entry
 from .learned import Context
 from .lossless import decode_plane
@@ -31,6 +34,10 @@ MAX_FPS = 1000.0
 MAX_FRAMES = (1 << 31) - 1
 # keys of a segment entry (or anything inside it) that refer to chunks
 CHUNK_KEYS = ("padding", "weights", "shared")
+# the keys of the dynamic scene map and of a segment entry (spec/dynamic.md, rule D2)
+SCENE_KEYS, SCENE_OPTIONAL = ("kind", "count", "sh_degree", "motion"), ("color", "fps", "frame_count")
+SEGMENT_KEYS = ("start", "end", "count", "grid", "attributes", "moving")
+SEGMENT_OPTIONAL = ("color_mlp", "motion_mask", "shared", "motion_window")
 
 
 @dataclass(frozen=True)
@@ -80,100 +87,126 @@ def is_dynamic_gsc(data: bytes) -> bool:
 
 
 def _optional_number(scene: dict, key: str, low: float, high: float, integer: bool) -> Optional[float]:
+    """``scene[key]``: nil (or absent), or an integer (``integer``) / a float in low..high."""
     value = scene.get(key)
     if value is None:
         return None
-    kinds = (int,) if integer else (int, float)
-    if not isinstance(value, kinds) or isinstance(value, bool) or not math.isfinite(value) or not low <= value <= high:
-        raise FormatError(f"scene field {key!r} must be nil or a number in {low:g}..{high:g}")
+    kind = int if integer else float
+    if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) or not low <= value <= high:
+        expected = f"an integer in {low}..{high}" if integer else f"a float in {low:g}..{high:g}"
+        raise HeaderError(f"scene field {key!r} must be nil or {expected}")
     return value
 
 
-def segment_chunks(entry: object) -> set[int]:
-    """Every chunk index a segment entry refers to (``chunks`` lists, ``padding``,
-    ``weights`` and ``shared``, at any depth)."""
-    found: set[int] = set()
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def map_segment_chunks(entry: object, change: Callable[[int], int]) -> object:
+    """A copy of a segment entry with every chunk index it refers to (every integer of a
+    ``chunks`` list, the integer value of a ``padding``, ``weights`` or ``shared`` key, at
+    any depth) replaced by ``change(index)``."""
     if isinstance(entry, dict):
+        result = {}
         for key, value in entry.items():
             if key == "chunks" and isinstance(value, list):
-                found |= {v for v in value if isinstance(v, int) and not isinstance(v, bool)}
-            elif key in CHUNK_KEYS and isinstance(value, int) and not isinstance(value, bool):
-                found.add(value)
+                result[key] = [change(v) if _is_index(v) else v for v in value]
+            elif key in CHUNK_KEYS and _is_index(value):
+                result[key] = change(value)
             else:
-                found |= segment_chunks(value)
+                result[key] = map_segment_chunks(value, change)
+        return result
+    if isinstance(entry, list):
+        return [map_segment_chunks(v, change) for v in entry]
+    return entry
+
+
+def segment_chunks(entry: object) -> set[int]:
+    """Every chunk index a segment entry refers to (rule D8)."""
+    found: set[int] = set()
+
+    def note(index: int) -> int:
+        found.add(index)
+        return index
+
+    map_segment_chunks(entry, note)
     return found
 
 
 def read_dynamic_header(header: dict, version: tuple[int, int] = DYNAMIC_VERSION) -> DynamicHeader:
-    """Check a dynamic file's scene and segment table (spec/dynamic.md, "Validity")."""
-    if version < DYNAMIC_VERSION:
-        raise VersionError("a dynamic scene needs format %d.%d or later" % DYNAMIC_VERSION)
-    scene = header.get("scene")
+    """Check a dynamic file's scene and segment table (spec/validation.md, rules D1-D8)."""
     if not is_dynamic_header(header):
-        raise FormatError("header describes no dynamic scene")
-    count = int_field(scene, "count", 1, MAX_SPLATS)
-    sh_degree = int_field(scene, "sh_degree", 0, MAX_SH_DEGREE)
+        raise HeaderError("header describes no dynamic scene")
+    if version < DYNAMIC_VERSION:
+        raise VersionError("a dynamic scene needs format %d.%d or later; the file declares %d.%d"
+                           % (*DYNAMIC_VERSION, *version))
+    scene = check_keys(header["scene"], "scene", SCENE_KEYS, SCENE_OPTIONAL)
+    count = int_field(scene, "count", 1, MAX_SPLATS, above=LimitError, what="scene")
+    sh_degree = int_field(scene, "sh_degree", 0, MAX_SH_DEGREE, what="scene")
     color = scene.get("color", "sh")
-    if color not in COLORS:
-        raise FormatError(f"unknown scene colour {color!r}")
+    if not isinstance(color, str) or color not in COLORS:
+        raise HeaderError(f"unknown scene colour {color!r}")
     fps = _optional_number(scene, "fps", 1e-3, MAX_FPS, integer=False)
     frames = _optional_number(scene, "frame_count", 1, MAX_FRAMES, integer=True)
-    layout, params = read_motion_entry(scene.get("motion"))
+    layout, params = read_motion_entry(scene["motion"])
     segments = header.get("segments")
-    if not isinstance(segments, list) or not 1 <= len(segments) <= MAX_SEGMENTS:
-        raise FormatError(f"segment table is missing or does not hold 1..{MAX_SEGMENTS} segments")
+    if not isinstance(segments, list) or not segments:
+        raise HeaderError(f"segment table is missing, not an array or empty (it holds 1..{MAX_SEGMENTS} segments)")
+    if len(segments) > MAX_SEGMENTS:
+        raise LimitError(f"the segment table has {len(segments)} segments, more than {MAX_SEGMENTS}")
     previous_end, total, last_chunk = 0.0, 0, -1
     for i, entry in enumerate(segments):
-        if not isinstance(entry, dict):
-            raise FormatError(f"segment {i} is not a map")
-        start, end = entry.get("start"), entry.get("end")
+        check_keys(entry, f"segment {i}", SEGMENT_KEYS, SEGMENT_OPTIONAL)
+        start, end = entry["start"], entry["end"]
         if not all(isinstance(v, float) and math.isfinite(v) for v in (start, end)):
-            raise FormatError(f"segment {i}: start and end must be finite floats")
+            raise HeaderError(f"segment table does not add up: segment {i}'s start and end must be finite floats")
         if start != previous_end or not start < end <= 1.0:
-            raise FormatError(
+            raise HeaderError(
                 f"segment table does not add up: segment {i} spans [{start}, {end}], expected it to start at "
                 f"{previous_end} and end after its start, by 1"
             )
         previous_end = end
-        total += int_field(entry, "count", 1, MAX_SPLATS)
+        total += int_field(entry, "count", 1, MAX_SPLATS, above=LimitError, what=f"segment {i}")
         chunks = segment_chunks(entry)
         if chunks and min(chunks) <= last_chunk:
-            raise FormatError(f"segment {i} refers to chunks before the end of segment {i - 1}'s")
+            raise HeaderError(f"segment {i} refers to chunks before the end of segment {i - 1}'s")
         last_chunk = max(chunks, default=last_chunk)
     if previous_end != 1.0:
-        raise FormatError(f"segment table does not add up: the segments end at {previous_end}, not 1")
+        raise HeaderError(f"segment table does not add up: the segments end at {previous_end}, not 1")
     if total != count:
-        raise FormatError(f"segment table does not add up: its segments hold {total} splats, the scene {count}")
+        raise HeaderError(f"segment table does not add up: its segments hold {total} splats, the scene {count}")
     return DynamicHeader(count, sh_degree, color, fps, frames, scene["motion"]["kind"], layout, params, segments)
 
 
-def _motion_mask(view: Container, entry: dict, grid: tuple[int, int], cells: np.ndarray, moving: int) -> np.ndarray:
+def _motion_mask(view: Container, entry: dict, grid: tuple[int, int], cells: np.ndarray, moving: int, index: int) -> np.ndarray:
     n = len(cells)
     mask = entry.get("motion_mask")
     if moving in (0, n):
         if mask is not None:
-            raise FormatError("a segment whose splats all move (or none) has a motion mask")
+            raise HeaderError(f"segment {index}: {'all' if moving else 'none'} of its splats move, yet it has a motion mask")
         return np.full(n, moving == n)
     if not isinstance(mask, dict):
-        raise FormatError("segment has no motion mask but only some of its splats move")
+        raise HeaderError(f"segment {index} has no motion mask but only {moving} of its {n} splats move")
     plane = decode_plane(view, mask, (grid[0], grid[1], 1), 1).reshape(-1)[cells].astype(bool)
     if int(plane.sum()) != moving:
-        raise FormatError(f"motion mask marks {int(plane.sum())} moving splats, the segment says {moving}")
+        raise PayloadError(f"segment {index}: motion mask marks {int(plane.sum())} moving splats, the segment says {moving}")
     return plane
 
 
-def _shared_arrays(view: Container, entry: dict, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+def _shared_arrays(view: Container, entry: dict, shapes: dict[str, tuple[int, ...]], index: int) -> dict[str, np.ndarray]:
     if not shapes:
         if entry.get("shared") is not None:
-            raise FormatError("segment has shared motion arrays its motion model does not use")
+            raise HeaderError(f"segment {index} has shared motion arrays, which its motion model does not use")
         return {}
+    if entry.get("shared") is None:
+        raise HeaderError(f"segment {index} has no shared motion arrays (shared is nil); its motion model needs {sorted(shapes)}")
     arrays = unpack_weights(view.chunk(entry.get("shared"), "weights"))
     if set(arrays) != set(shapes):
-        raise FormatError(f"shared motion arrays are {sorted(arrays)}, expected {sorted(shapes)}")
+        raise PayloadError(f"shared motion arrays are {sorted(arrays)}, expected {sorted(shapes)}")
     for name, shape in shapes.items():
         a = arrays[name]
         if a.dtype != np.dtype("<f4") or a.shape != shape or not np.isfinite(a).all():
-            raise FormatError(f"shared motion array {name!r} must be finite f4 of shape {shape}")
+            raise PayloadError(f"shared motion array {name!r} must be finite f4 of shape {shape}")
     return arrays
 
 
@@ -183,15 +216,14 @@ def _remove_window(entry: dict, head: DynamicHeader, arrays: dict[str, np.ndarra
     if entry.get("motion_window") is None:
         return
     if head.layout.window_powers is None:
-        raise FormatError(f"segment {index} has a motion window, which motion model {head.kind!r} does not use")
+        raise HeaderError(f"segment {index} has a motion window, which motion model {head.kind!r} does not use")
     window = MotionWindow.from_header(entry["motion_window"])
     half = window.half_window(arrays[head.layout.window_source])
     with np.errstate(all="ignore"):
         for name, powers in head.layout.window_powers(head.params).items():
             if arrays[name].shape[1]:
-                arrays[name] = window.remove(arrays[name], powers, half)
-                if not np.isfinite(arrays[name]).all():
-                    raise FormatError(f"segment {index}: attribute {name!r} decodes to non-finite values")
+                arrays[name] = finite_float32(window.remove(arrays[name], powers, half),
+                                              f"segment {index}: attribute {name!r} without its motion window")
 
 
 def decode_segment_entry(container: Container, head: DynamicHeader, index: int) -> Segment:
@@ -200,47 +232,44 @@ def decode_segment_entry(container: Container, head: DynamicHeader, index: int) 
     n = entry["count"]
     attributes = entry.get("attributes")
     if not isinstance(attributes, dict):
-        raise FormatError(f"segment {index} has no attribute map")
+        raise HeaderError(f"segment {index} has no attribute map")
     planes = head.layout.planes(head.params)
     static_header = {
         "scene": {"kind": "static", "count": n, "sh_degree": head.sh_degree, "color": head.color},
         "grid": entry.get("grid"),
         "attributes": {k: v for k, v in attributes.items() if k not in planes},
-        **({"color_mlp": entry.get("color_mlp")} if head.color == "mlp" else {}),
+        **({"color_mlp": entry["color_mlp"]} if "color_mlp" in entry else {}),  # H7: present exactly for MLP colours
     }
-    view = Container(static_header, container.chunks, container.version)
+    # the segment's chunk reads are counted with the file's (every chunk read exactly once)
+    view = Container(static_header, container.chunks, container.version, container.referenced)
     context: Context = {}
-    static = decode_container(view, context)
-    unknown = sorted(set(attributes) - set(planes) - set(context) - {"shN"})
-    if unknown:
-        raise FormatError(f"segment {index} has attribute {unknown[0]!r}, which its scene does not have")
     grid, cells = valid_cells(view, n)
-    moving = int_field(entry, "moving", 0, n)
-    mask = _motion_mask(view, entry, grid, cells, moving)
+    static = decode_container(view, context, (grid, cells))
+    moving = int_field(entry, "moving", 0, n, what=f"segment {index}")
+    mask = _motion_mask(view, entry, grid, cells, moving, index)
     arrays = {}
     with np.errstate(all="ignore"):
         for name, channels in planes.items():
             absent = channels == 0 or (name in head.layout.moving and moving == 0)
             if absent:
                 if name in attributes:
-                    raise FormatError(f"segment {index} codes {name!r}, which it must leave out")
+                    raise HeaderError(f"segment {index} codes {name!r}, which it must leave out")
                 arrays[name] = np.zeros((n, channels), np.float32)
                 continue
             if name not in attributes:
-                raise FormatError(f"segment {index} lacks attribute {name!r}")
-            values = decode_attribute(view, attributes[name], grid, channels, context, name)[cells].astype(np.float32)
+                raise HeaderError(f"segment {index} lacks attribute {name!r}")
+            plane = decode_attribute(view, attributes[name], grid, channels, context, name)
+            values = finite_float32(plane, f"segment {index}: attribute {name!r}")[cells]  # every cell, as rule F1
             if name in head.layout.moving:
                 values[~mask] = 0.0
-            if not np.isfinite(values).all():
-                raise FormatError(f"segment {index}: attribute {name!r} decodes to non-finite values")
             arrays[name] = values
     _remove_window(entry, head, arrays, index)
-    arrays.update(_shared_arrays(view, entry, head.layout.shared(head.params)))
+    arrays.update(_shared_arrays(view, entry, head.layout.shared(head.params), index))
     try:
         motion = motion_from_arrays(head.kind, arrays)
         return Segment(entry["start"], entry["end"], DynamicSplats(static, motion))
     except ValueError as exc:
-        raise FormatError(f"segment {index}: {exc}") from None
+        raise PayloadError(f"segment {index}: {exc}") from None
 
 
 def dynamic_header(data: bytes) -> DynamicHeader:
@@ -249,12 +278,29 @@ def dynamic_header(data: bytes) -> DynamicHeader:
     return read_dynamic_header(container.header, container.version)
 
 
+def decode_segment_range(container: Container, head: DynamicHeader, first: int, stop: int) -> list[Segment]:
+    """Segments ``first`` up to ``stop`` (exclusive) of a container holding their chunks,
+    then rule H11: every chunk of the file (all segments) or of their run of the chunk
+    table, from their first chunk to their last, was read exactly once."""
+    segments = [decode_segment_entry(container, head, i) for i in range(first, stop)]
+    if first == 0 and stop == len(head.segments):
+        container.check_all_referenced()
+    else:
+        chunks = set().union(*(segment_chunks(head.segments[i]) for i in range(first, stop)))
+        container.check_all_referenced(range(min(chunks, default=0), max(chunks, default=-1) + 1))
+    return segments
+
+
+def decode_segments(container: Container, head: DynamicHeader) -> list[Segment]:
+    """Every segment of a whole file's container (rule H11 over the whole file)."""
+    return decode_segment_range(container, head, 0, len(head.segments))
+
+
 def decode_dynamic(data: bytes) -> DynamicScene:
     """Every segment of a dynamic `.gsc` file. Raises FormatError for anything malformed."""
     container = unpack(data)
     head = read_dynamic_header(container.header, container.version)
-    segments = [decode_segment_entry(container, head, i) for i in range(len(head.segments))]
-    return DynamicScene(segments, fps=head.fps, frame_count=head.frame_count)
+    return DynamicScene(decode_segments(container, head), fps=head.fps, frame_count=head.frame_count)
 
 
 def _selecting(index_of) -> tuple[dict, callable]:
@@ -265,27 +311,29 @@ def _selecting(index_of) -> tuple[dict, callable]:
         head = read_dynamic_header(header)
         index = index_of(head)
         if not isinstance(index, int) or not 0 <= index < len(head.segments):
-            raise FormatError(f"no segment {index!r}: the file has {len(head.segments)}")
+            raise ValueError(f"no segment {index!r}: the file has {len(head.segments)}")
         found.update(head=head, index=index)
         return segment_chunks(head.segments[index])
 
     return found, select
 
 
+def _decode_selected(container: Container, index: int) -> Segment:
+    """Segment ``index`` of a container holding only its chunks."""
+    head = read_dynamic_header(container.header, container.version)
+    return decode_segment_range(container, head, index, index + 1)[0]
+
+
 def decode_segment(data: bytes, index: int) -> Segment:
     """Segment ``index`` alone: only its chunks are read (and checksummed)."""
     found, select = _selecting(lambda head: index)
-    container = unpack(data, select=select)
-    head = read_dynamic_header(container.header, container.version)
-    return decode_segment_entry(container, head, found["index"])
+    return _decode_selected(unpack(data, select=select), found["index"])
 
 
 def decode_segment_at(data: bytes, t: float) -> tuple[Segment, float]:
     """The segment showing global time ``t`` (only its chunks read) and the local time in it."""
     found, select = _selecting(lambda head: head.segment_index(t))
-    container = unpack(data, select=select)
-    head = read_dynamic_header(container.header, container.version)
-    segment = decode_segment_entry(container, head, found["index"])
+    segment = _decode_selected(unpack(data, select=select), found["index"])
     return segment, segment.local(min(max(float(t), 0.0), 1.0))
 
 

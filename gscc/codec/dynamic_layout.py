@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..dynamic import Motion
-from ..errors import FormatError
+from .header_fields import check_keys
+from ..errors import HeaderError
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,17 @@ def motion_entry(motion: Motion) -> dict:
 
 
 def read_motion_entry(entry: object) -> tuple[MotionLayout, dict]:
-    """The layout and parameters of ``scene.motion``; FormatError when malformed."""
+    """The layout and parameters of ``scene.motion``: a map of ``kind`` and exactly its
+    model's parameters (spec/dynamic.md); HeaderError when malformed."""
     if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str) or entry["kind"] not in LAYOUTS:
         kind = entry.get("kind") if isinstance(entry, dict) else None
-        raise FormatError(f"unknown motion model {kind!r} (known: {', '.join(LAYOUTS)})")
+        raise HeaderError(f"unknown motion model {kind!r} (known: {', '.join(LAYOUTS)})")
     layout = LAYOUTS[entry["kind"]]
+    check_keys(entry, "scene.motion", ("kind", *layout.params))
     params = {}
     for key, (low, high) in layout.params.items():
         value = entry.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise FormatError(f"motion field {key!r} is missing or out of range {low}..{high}")
+            raise HeaderError(f"motion field {key!r} is missing or out of range {low}..{high}")
         params[key] = value
     return layout, params

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import HeaderError
 
 MAX_WIDTH = 1e6
 
@@ -39,11 +39,11 @@ class MotionWindow:
     def from_header(entry: object) -> "MotionWindow":
         if not isinstance(entry, dict) or set(entry) != {"width", "floor"} or not all(
                 isinstance(entry[k], float) for k in ("width", "floor")):
-            raise FormatError("motion window must be a map of the floats width and floor")
+            raise HeaderError("motion window must be a map of the floats width and floor")
         try:
             return MotionWindow(entry["width"], entry["floor"])
         except ValueError as exc:
-            raise FormatError(str(exc)) from None
+            raise HeaderError(str(exc)) from None
 
     def half_window(self, log_scale: np.ndarray) -> np.ndarray:
         """(N,) float64 half-windows of splats whose decoded (float32) log temporal

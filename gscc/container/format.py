@@ -68,10 +68,10 @@ class Container:
         self.referenced[index] += 1
         return data
 
-    def check_all_referenced(self) -> None:
-        """HeaderError unless the header referred to every chunk exactly once (after the
-        decode of a whole file)."""
-        for index in range(len(self.chunks)):
+    def check_all_referenced(self, indices: Optional[range] = None) -> None:
+        """HeaderError unless the header referred to every chunk (of ``indices``, by
+        default all) exactly once (after the decode of a whole file, or of its part)."""
+        for index in range(len(self.chunks)) if indices is None else indices:
             if self.referenced[index] != 1:
                 raise HeaderError(
                     f"chunk {index} is not referred to by the header" if not self.referenced[index]
