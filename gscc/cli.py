@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 import warnings
@@ -502,7 +503,9 @@ def demo(
 
 CAMERAS_HELP = (
     "Cameras: a transforms*.json, a NeRF dataset folder (its test split if it has one), "
-    "a COLMAP model folder (or one with sparse/0), or orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS]."
+    "a COLMAP model folder (or one with sparse/0), a .splatv (its header cameras), a dynamic dataset "
+    "folder (eval: its test cameras at every frame), or orbit:N[,elevation=DEG][,fov=DEG][,up=AXIS][,arc=DEG]"
+    "[,azimuth=DEG][,fit=all|core]."
 )
 
 
@@ -637,15 +640,28 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (an infinite PSNR is null) instead of a table."),
     time_: Optional[str] = typer.Option(None, "--time", help="Dynamic splats: normalised time(s) T[,T...] in [0, 1]."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Dynamic splats: N times evenly over [0, 1]."),
+    dataset_frames: Optional[str] = typer.Option(
+        None, "--dataset-frames", help="Against a dynamic dataset: its frames START:END (default: a run's own range, else all)."
+    ),
+    near: Optional[float] = typer.Option(
+        None, "--near", help="Against a dynamic dataset: the near plane (default: the dataset's, e.g. Panoptic 0.5)."
+    ),
 ) -> None:
     """Score renders of splats against other splats or a dataset's images: PSNR, SSIM, LPIPS (dynamic splats: at times)."""
     from .cameras import is_orbit, load_views
+    from .data.dynamic import is_dynamic_dataset
     from .eval.compare import compare_splats, compare_to_images
     from .eval.dynamic_views import at_times, is_dynamic_source, parse_times
     from .eval.render_views import load_splat_file, parse_background
 
     if reference is None and is_orbit(cameras):
         raise InputError("orbit cameras have no images to compare with; give reference splats (gscc eval A B)")
+    if reference is None and is_dynamic_dataset(cameras):
+        report = _eval_against_dynamic_dataset(source, cameras, dataset_frames, near, width, scale, backend.value,
+                                               time_ is not None or frames is not None)
+        return _print_report(report, source, f"the test images of {cameras}", cameras, as_json)
+    if dataset_frames is not None or near is not None:
+        raise InputError("--dataset-frames and --near apply when --cameras names a dynamic dataset")
     colour = parse_background(background or ("black" if reference is not None else "white"))
     dynamic = [p for p in (source, reference) if p is not None and is_dynamic_source(p)]
     if not dynamic and (time_ is not None or frames is not None):
@@ -665,12 +681,46 @@ def evaluate(
                 report = compare_to_images(splats, views, backend=backend.value, background=colour, progress=progress)
             reports.append(report.at_time(t) if t is not None else report)
         report = reports[0].merged(reports[1:])
+    against = str(reference) if reference is not None else f"the images of {cameras}"
+    _print_report(report, source, against, str(reference) if reference is not None else cameras, as_json)
+
+
+def _eval_against_dynamic_dataset(source, folder, frames, near, width, scale, backend, timed):
+    """``gscc eval SOURCE -c DATASET``: see gscc.eval.dynamic_dataset."""
+    from .data.dynamic import load_dynamic_dataset, parse_frames
+    from .eval.dynamic_dataset import compare_to_dynamic_dataset, run_frames, run_resolution
+    from .eval.dynamic_views import is_dynamic_source, load_dynamic_scene
+
+    if not is_dynamic_source(source):
+        raise InputError(f"{source}: a dynamic dataset's images need dynamic splats (.splatv, a dynamic .ply or .gsc, or a run)")
+    if timed:
+        raise InputError("against a dynamic dataset the times are its frames': use --dataset-frames, not --time/--frames")
+    if near is not None and not (math.isfinite(near) and near > 0):
+        raise InputError(f"--near must be a positive number, got {near}")
+    if not 0 < scale <= 1:
+        raise InputError(f"--scale must be in (0, 1] for a dataset's images, got {scale}")
+    scene = load_dynamic_scene(source)
+    trained = run_frames(source)  # a run's scene spans its own range: times are normalised over it
+    chosen = parse_frames(frames) if frames is not None else None
+    span = trained or chosen
+    resolution = width or run_resolution(source)
+    data = load_dynamic_dataset(folder, frames=span, resolution=resolution, downscale=1.0 / scale, init="none")
+    keep = None
+    if trained is not None and chosen is not None:
+        start, end = chosen[0], trained[1] if chosen[1] is None else chosen[1]
+        if not trained[0] <= start < end <= trained[1]:
+            raise InputError(f"--dataset-frames {start}:{end} is outside the frames {trained[0]}:{trained[1]} the run was trained on")
+        keep = range(start, end)
+    with _ProgressBar("evaluating") as progress:
+        return compare_to_dynamic_dataset(scene, data, near=near, backend=backend, progress=progress, frames=keep)
+
+
+def _print_report(report, source, against: str, against_json: str, as_json: bool) -> None:
     if as_json:
         summary = report.to_json()
-        summary.update(source=str(source), against=str(reference) if reference is not None else cameras)
+        summary.update(source=str(source), against=against_json)
         print(json.dumps(summary, indent=2))
         return
-    against = str(reference) if reference is not None else f"the images of {cameras}"
     console.print(_score_table(report, f"{source} against {against} ({report.backend} renderer)"))
     if report.lpips_reason:
         console.print(f"LPIPS not computed: {report.lpips_reason}")

@@ -1,8 +1,9 @@
 """Renders and scores of dynamic splats at chosen times (``gscc render/eval --time/--frames``,
 ``gscc render --video``).
 
-A dynamic source is a ``.splatv`` file, a dynamic ``.ply`` (STG or motion-basis layout), or a
-finished dynamic training run (its folder or ``scene.json``: every segment of the scene).
+A dynamic source is a ``.splatv`` file, a dynamic ``.ply`` (STG or motion-basis layout), a
+dynamic ``.gsc`` file (format 1.3 and later: every segment decoded), or a finished dynamic
+training run (its folder or ``scene.json``: every segment of the scene).
 Times are normalised over the scene, [0, 1]: ``--time 0,0.5,1`` lists them, ``--frames N``
 takes N evenly spaced ones (0 and 1 included). At each time the scene is an ordinary static
 splat set (:meth:`gscc.dynamic.DynamicScene.at`), rendered and scored as static splats are.
@@ -35,6 +36,10 @@ def is_dynamic_source(path: str | os.PathLike) -> bool:
         return (path / SCENE_FILE).is_file()
     if path.name == SCENE_FILE:
         return True
+    if path.suffix.lower() == ".gsc" and path.is_file():
+        from ..codec.dynamic_decoder import is_dynamic_gsc
+
+        return is_dynamic_gsc(path.read_bytes())  # reads the header only
     return path.is_file() and is_dynamic_file(path)
 
 
@@ -45,6 +50,10 @@ def load_dynamic_scene(path: str | os.PathLike) -> DynamicScene:
         from ..train.segments import load_run_scene
 
         return load_run_scene(path)
+    if path.suffix.lower() == ".gsc":
+        from ..codec.dynamic_decoder import decode_dynamic
+
+        return decode_dynamic(path.read_bytes())
     from ..io import load_dynamic
 
     return DynamicScene.single(load_dynamic(path))

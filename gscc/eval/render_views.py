@@ -92,12 +92,14 @@ class Renderer:
     pixel's viewing direction (not through baked SH)."""
 
     def __init__(
-        self, splats: SplatSet | FeatureSplats, *, backend: str = "auto", background: Background = (0.0, 0.0, 0.0)
+        self, splats: SplatSet | FeatureSplats, *, backend: str = "auto", background: Background = (0.0, 0.0, 0.0),
+        near: Optional[float] = None,
     ):
         from ..render import Gaussians
 
         self.backend = resolve_backend(backend)
         self.background = background
+        self.options = {} if near is None else {"near": float(near)}  # the renderer's default near plane otherwise
         self.model = None
         if isinstance(splats, FeatureSplats):
             from ..model.features import FeatureModel
@@ -115,12 +117,15 @@ class Renderer:
 
         with torch.no_grad():
             if self.model is not None:
-                out = self.model.render(camera, 0, background=self.background, backend=self.backend)
+                out = self.model.render(camera, 0, background=self.background, backend=self.backend, **self.options)
                 if depth:  # the depth of the same splats (the feature render has none)
-                    out.depth = render(self.gaussians, camera, backend=self.backend, render_depth=True).depth
+                    out.depth = render(
+                        self.gaussians, camera, backend=self.backend, render_depth=True, **self.options
+                    ).depth
             else:
                 out = render(
-                    self.gaussians, camera, backend=self.backend, background=self.background, render_depth=depth
+                    self.gaussians, camera, backend=self.backend, background=self.background, render_depth=depth,
+                    **self.options,
                 )
             image = out.image.clamp(0.0, 1.0).float().cpu().numpy()
             alpha = out.alpha[..., 0].float().cpu().numpy()
