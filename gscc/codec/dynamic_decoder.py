@@ -89,18 +89,36 @@ def _optional_number(scene: dict, key: str, low: float, high: float, integer: bo
     return value
 
 
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def map_chunk_references(entry: object, fn) -> object:
+    """A copy of a segment entry with every chunk index ``i`` it refers to (``chunks``
+    lists, ``padding``, ``weights`` and ``shared``, at any depth of its maps) replaced by
+    ``fn(i)``."""
+    if not isinstance(entry, dict):
+        return entry
+    mapped = {}
+    for key, value in entry.items():
+        if key == "chunks" and isinstance(value, list):
+            mapped[key] = [fn(v) if _is_index(v) else v for v in value]
+        elif key in CHUNK_KEYS and _is_index(value):
+            mapped[key] = fn(value)
+        else:
+            mapped[key] = map_chunk_references(value, fn)
+    return mapped
+
+
 def segment_chunks(entry: object) -> set[int]:
-    """Every chunk index a segment entry refers to (``chunks`` lists, ``padding``,
-    ``weights`` and ``shared``, at any depth)."""
+    """Every chunk index a segment entry refers to (see :func:`map_chunk_references`)."""
     found: set[int] = set()
-    if isinstance(entry, dict):
-        for key, value in entry.items():
-            if key == "chunks" and isinstance(value, list):
-                found |= {v for v in value if isinstance(v, int) and not isinstance(v, bool)}
-            elif key in CHUNK_KEYS and isinstance(value, int) and not isinstance(value, bool):
-                found.add(value)
-            else:
-                found |= segment_chunks(value)
+
+    def note(index: int) -> int:
+        found.add(index)
+        return index
+
+    map_chunk_references(entry, note)
     return found
 
 
