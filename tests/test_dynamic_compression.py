@@ -61,12 +61,17 @@ def dynamic_model(representation: str, count: int, seed: int):
 
 
 def compression_for(model, *settings: str, **overrides) -> tuple[TrainConfig, Compression]:
-    config = build_config("cpu-fast", ["codec_sort=none", "codec_prune=0", *settings], dynamic=True,
+    config = build_config("cpu-fast", ["codec_prune=0", *settings], dynamic=True,
                           representation=model.name, **overrides)
     compression = Compression(config, model, CPU)
     for name, (tensor, lr) in compression.mask_params(model.params).items():
         model.params[name] = torch.nn.Parameter(tensor, requires_grad=lr > 0)
     return config, compression
+
+
+def unsorted(config: TrainConfig) -> DynamicEncodeConfig:
+    """The run's dynamic codec without sorting (faster; the values coded are the same)."""
+    return config.dynamic_codec_config().with_overrides(sort="none")
 
 
 def off_edges(compression: Compression, name: str, params) -> np.ndarray:
@@ -82,7 +87,7 @@ def assert_on_grid(trainer: np.ndarray, decoded: np.ndarray, inside: np.ndarray,
     trainer, decoded = trainer.reshape(len(trainer), -1), decoded.reshape(len(decoded), -1)
     scale = max(float(np.abs(decoded).max()), 1.0)
     np.testing.assert_allclose(trainer[inside], decoded[inside], rtol=2e-5, atol=2e-6 * scale, err_msg=name)
-    assert inside.mean() > 0.9
+    assert inside.mean() > 0.75
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -107,7 +112,7 @@ def test_simulated_motion_planes_land_on_the_encoders_grid(representation, count
     params = model.params
     simulated = compression.prepare(params, step=0).params
     splats = model.export_dynamic(compression.final_params(params))
-    encoded = encode_dynamic_tracked(DynamicScene.single(splats, fps=30.0, frame_count=50), config.dynamic_codec_config())
+    encoded = encode_dynamic_tracked(DynamicScene.single(splats, fps=30.0, frame_count=50), unsorted(config))
     decoded = decode_dynamic(encoded.data).segments[0].splats
     source = encoded.source_index[0]
     assert len(source) == count  # nothing pruned
@@ -231,7 +236,8 @@ def test_dynamic_gscodec_run_writes_a_decodable_gsc_with_its_bitrates(tmp_path: 
     segments = [json.loads((run / f"seg0{i}" / "metrics.json").read_text()) for i in range(2)]
     for m in segments:
         assert m["compression"]["quantizer"] == "noise" and m["compression"]["mask"] == "motion"
-        assert set(m["gsc"]["learned"]) >= {"motion", "omega", "t_center", "t_scale"}
+        assert set(m["gsc"]["distributions"]) >= {"motion", "omega", "t_center", "t_scale"}
+        assert set(m["gsc"]["learned"]) <= set(m["gsc"]["distributions"])
         assert m["gsc"]["mbps"] == pytest.approx(m["gsc"]["bytes"] * 8e-6 / m["duration_seconds"])
         assert m["fps"] and m["duration_seconds"] == pytest.approx(3 / m["fps"])  # the dataset's frame rate
         assert m["gsc"]["test"]["mean"]["psnr"] > 8
@@ -263,7 +269,36 @@ def test_dynamic_gscodec_ablations(tmp_path: Path, ablation: str) -> None:
     assert compression[key] == value
     assert ("mask_kept_fraction" in compression) == (value != "none")
     assert metrics["gsc"]["test"]["mean"]["psnr"] > 8
-    learned = set(metrics["gsc"]["learned"])
-    assert learned >= {"motion", "t_center"}
+    assert set(metrics["gsc"]["distributions"]) >= {"motion", "t_center"}
     decoded = decode_dynamic((tmp_path / "run" / "scene.gsc").read_bytes())
     assert decoded.segments[0].splats.count == metrics["gsc"]["splat_count"]
+
+
+def test_learned_distributions_code_the_motion_planes_losslessly() -> None:
+    """The trained entropy model of a motion plane travels as ANS tables (format 1.2's
+    learned coding, in a dynamic file) where the plane is at most 8 bits deep (``ans-table``;
+    deeper planes keep image/ANS coding): the planes decode to the values an empirical
+    coding gives, in fewer bytes when the distribution is peaked."""
+    from gscc.train.dynamic_outputs import learned_planes
+
+    model = dynamic_model("stg", 2000, 5)  # enough splats to pay for the tables
+    with torch.no_grad():  # a peaked distribution: most splats in a few of the 256 bins
+        model.params["t_scale"].normal_(-0.5, 0.05)
+        model.params["t_scale"][:20].uniform_(-3.0, 2.0)
+    config, compression = compression_for(model, "quantizer=noise", "entropy_model=factorized", "rate_lambda=0.01",
+                                          "simulate=motion,omega,t_center,t_scale", "codec_coder=raw")
+    optimizer = torch.optim.Adam(compression.entropy.parameters(), lr=0.2)
+    for step in range(60):  # fit the models to the planes (their rate alone)
+        compression.prepare(model.params, step).rate.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    distributions = compression.distributions(model.params)
+    assert set(distributions) == {"motion", "omega", "t_center", "t_scale"}
+    scene = DynamicScene.single(model.export_dynamic(), fps=30.0, frame_count=50)
+    codec = unsorted(config)
+    assert codec.bits_for("t_scale") == 8 and codec.bits_for("motion") == 9
+    learned, empirical = encode_dynamic(scene, codec, distributions), encode_dynamic(scene, codec)
+    assert len(learned) < len(empirical) and learned_planes(learned) == ["t_scale"]
+    a, b = decode_dynamic(learned).segments[0].splats.motion, decode_dynamic(empirical).segments[0].splats.motion
+    for name in ("motion", "omega", "t_center", "t_scale"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

@@ -20,9 +20,10 @@ attributes at its static bit depths, and the motion planes ``motion``, ``omega``
 under its transforms (gscc.train.simulation.domains) and per-splat factors (omega in the
 canonical rotation frame, the motion window: gscc.train.simulation.motion_frame). A motion
 plane the codec vector-quantizes (``vq_planes``) is not simulated; the shared motion basis
-travels as float32 weights and is not simulated either. Where the ``motion`` mask is on,
-the grid of a motion plane spans the splats that keep their motion (the codec's moving
-splats), only those are simulated, and their rate counts weighted by the mask.
+travels as float32 weights and is not simulated either. Where the ``motion`` mask is on
+(and the codec's static-splat mask, ``static_motion`` > 0), the grid of a motion plane
+spans the splats that keep their motion (the codec's moving splats), only those are
+simulated, and their rate counts weighted by the mask.
 
 The trainer calls :meth:`prepare` once per step (what to render, and the rate), and
 :meth:`after_backward`; at the end :meth:`export` gives the scene with the masks made
@@ -129,6 +130,8 @@ class Compression:
         # motion planes: the dynamic codec's transform (static attributes: their domain's)
         self.transforms = {n: codec.transform_for(n) for n in self.names if n in MOTION_ATTRIBUTES}
         self.frame = MotionFrame(codec, static.transform_for("quats", "smallest3")) if self.dynamic else None
+        # whether the codec leaves still splats' motion out (its static-splat mask is on)
+        self.skips_still = self.dynamic and codec.static_motion > 0
         self.entropy = torch.nn.ModuleDict()
         if config.entropy_model != "none":
             cls = entropy_model_class(config.entropy_model)
@@ -177,6 +180,8 @@ class Compression:
         """(N,) bool: the splats whose ``name`` the encoder codes (a masked motion plane:
         the splats that keep their motion, when any does), or None (all of them). ``step``
         None: the end of the run."""
+        if not self.skips_still:
+            return None
         for mask in self.masks:
             rows = mask.coded_rows(params, name, step)
             if rows is not None and bool(rows.any()):
@@ -185,6 +190,8 @@ class Compression:
 
     def rate_weights(self, name: str, params, step: int) -> Optional[torch.Tensor]:
         """(N,) how much each splat's ``name`` counts in the rate (None: fully)."""
+        if not self.skips_still:
+            return None
         weights = None
         for mask in self.masks:
             w = mask.rate_weights(params, name, step)

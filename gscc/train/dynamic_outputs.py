@@ -15,8 +15,9 @@ and ``ckpt.pt``:
   segment's duration (``duration_seconds`` = frames / fps, the dataset's frame rate or 30):
   ``raw`` (the float32 ``splats.ply``: ``bytes``, ``mbps``; ``parameter_bytes``: the trained
   numbers as float32) and ``gsc`` (``bytes``, ``mbps``, decoded ``splat_count``, the codec
-  settings and ``test``: the decoded file's scores at every test camera and frame, as
-  ``test``);
+  settings, the attributes given learned ``distributions`` and those the file codes with
+  them, ``learned`` (the encoder keeps the smaller of learned and image coding), and
+  ``test``: the decoded file's scores at every test camera and frame, as ``test``);
 - ``videos/CAMERA.mp4``: each test camera's renders over the segment's frames (a monocular
   capture's test views in time order: ``videos/test.mp4``);
 - ``renders/CAMERA_FRAME.png``: the first, middle and last frame of the first
@@ -33,6 +34,8 @@ import numpy as np
 
 from ..codec.dynamic_decoder import decode_dynamic
 from ..codec.dynamic_encoder import encode_dynamic
+from ..codec.learned import is_learned
+from ..container import unpack
 from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..eval.render_views import to_uint8, write_png
 from ..eval.video import write_mp4
@@ -129,7 +132,8 @@ def export_dynamic_run(
     if "parameter_count" in summary:
         metrics["raw"]["parameter_bytes"] = 4 * int(summary["parameter_count"])
     metrics["gsc"] = {"bytes": len(data), "mbps": mbps(len(data), duration), "splat_count": decoded.count,
-                      "learned": sorted(distributions or {}), "codec": codec.to_dict()}
+                      "distributions": sorted(distributions or {}), "learned": learned_planes(data),
+                      "codec": codec.to_dict()}
     if score_decoded is not None:
         metrics["gsc"]["test"] = score_decoded(decoded)
     if isinstance(splats.motion, STGMotion):
@@ -143,6 +147,13 @@ def export_dynamic_run(
         metrics["renders"] = write_frame_pairs(folder / RENDERS_DIR, groups, renders, target, render_count)
     write_json(folder / METRICS_NAME, metrics)
     return metrics
+
+
+def learned_planes(data: bytes) -> list[str]:
+    """The attributes a dynamic file codes with a learned distribution (in any segment)."""
+    header = unpack(data, select=lambda header: set()).header
+    return sorted({name for segment in header["segments"] for name, entry in segment["attributes"].items()
+                   if is_learned(entry.get("coding"))})
 
 
 def write_videos(folder: Path, groups: dict[str, list], renders: dict[int, np.ndarray], fps: float) -> list[str]:
