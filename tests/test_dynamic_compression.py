@@ -302,3 +302,19 @@ def test_learned_distributions_code_the_motion_planes_losslessly() -> None:
     a, b = decode_dynamic(learned).segments[0].splats.motion, decode_dynamic(empirical).segments[0].splats.motion
     for name in ("motion", "omega", "t_center", "t_scale"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_a_dynamic_gscodec_run_resumes_exactly(tmp_path: Path) -> None:
+    """The motion mask's logits, the entropy models and the noise's random numbers come back
+    from the checkpoint: a resumed run ends where an uninterrupted one does."""
+    config = build_config("cpu-fast", TINY + ["iterations=14"], compression="gscodec", dynamic=True)
+    train_dynamic("synthetic", tmp_path / "straight", config, load=load_moving)
+    train_dynamic("synthetic", tmp_path / "resumed", config, load=load_moving, stop_after=9)
+    train_dynamic("synthetic", tmp_path / "resumed", None, load=load_moving, resume=True)
+    a, b = (torch.load(tmp_path / run / "ckpt.pt", weights_only=True) for run in ("straight", "resumed"))
+    assert "motion_mask" in a["params"] and a["params"].keys() == b["params"].keys()
+    for name in a["params"]:
+        assert torch.equal(a["params"][name], b["params"][name]), name
+    for name, value in a["compression"]["entropy"].items():
+        assert torch.equal(value, b["compression"]["entropy"][name]), name
+    assert (tmp_path / "straight" / "scene.gsc").read_bytes() == (tmp_path / "resumed" / "scene.gsc").read_bytes()

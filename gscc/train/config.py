@@ -295,8 +295,8 @@ def _validate(c: TrainConfig) -> None:
     need(c.quantizer == "none" or c.quantizer in QUANTIZERS, f"unknown quantizer {c.quantizer!r}; choose from none, {', '.join(QUANTIZERS)}")
     need(c.entropy_model == "none" or c.entropy_model in ENTROPY_MODELS, f"unknown entropy model {c.entropy_model!r}; choose from none, {', '.join(ENTROPY_MODELS)}")
     masks = _masks()
-    chosen = [part.strip() for part in str(c.mask).split(",")]
-    unknown = [name for name in chosen if name not in masks] if c.mask != "none" else []
+    chosen = mask_names(c.mask)
+    unknown = [name for name in chosen if name not in masks]
     need(not unknown, f"unknown mask {unknown[0] if unknown else ''!r}; choose from none, {', '.join(masks)} (or several: NAME,NAME)")
     need(len(set(chosen)) == len(chosen), f"a mask is named twice in {c.mask!r}")
     try:

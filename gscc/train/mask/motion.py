@@ -33,6 +33,11 @@ class LearnableMotionMask(LearnableShMask):
 
     attribute: str = "motion"  # names the entries (``motion_mask``); the planes masked: attributes()
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.attribute != "motion":
+            raise ValueError(f"the motion mask acts on a splat's motion planes (attribute 'motion'), not {self.attribute!r}")
+
     def attributes(self, names) -> tuple[str, ...]:
         return tuple(plane for plane in MOVING_PLANES if plane in names)
 
