@@ -318,3 +318,17 @@ def test_a_dynamic_gscodec_run_resumes_exactly(tmp_path: Path) -> None:
     for name, value in a["compression"]["entropy"].items():
         assert torch.equal(value, b["compression"]["entropy"][name]), name
     assert (tmp_path / "straight" / "scene.gsc").read_bytes() == (tmp_path / "resumed" / "scene.gsc").read_bytes()
+
+
+def test_simulated_quaternions_keep_the_turn_of_omega() -> None:
+    """Simulation renders unit quaternions; omega (simulated or not) is rescaled with them, so
+    a splat turns over time as it was trained to (STG: normalise(q + omega dt))."""
+    model = dynamic_model("stg", 30, 7)
+    for simulate in ("quats", "quats,omega"):
+        _, compression = compression_for(model, "quantizer=ste", f"simulate={simulate}", "codec_preset=high")
+        values = compression.prepare(model.params, step=0).params
+        for dt in (0.1, 0.5):
+            want = torch.nn.functional.normalize(model.params["quats"] + model.params["omega"] * dt, dim=1)
+            got = torch.nn.functional.normalize(values["quats"] + values["omega"] * dt, dim=1)
+            same = (want * got).sum(dim=1).abs()  # q and -q are the same rotation
+            assert float(same.detach().min()) > 1 - 1e-5, (simulate, dt)

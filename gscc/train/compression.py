@@ -253,6 +253,9 @@ class Compression:
             mean = bits.mean() if weights is None else (bits * weights[:, None]).mean()
             prepared.bits[name] = float(mean.detach())
             total = mean if total is None else total + mean
+        if simulate and self.frame is not None and "quats" in self.names and "omega" in values and "omega" not in self.names:
+            # the rendered quaternions are the simulated unit ones: omega keeps its turn relative to them
+            values["omega"] = self.uncoded("omega", self.coded("omega", values["omega"], params), values["omega"], params, values)
         if total is not None:
             prepared.rate = self.config.rate_lambda * total
         return prepared
