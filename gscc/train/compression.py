@@ -124,7 +124,8 @@ class Compression:
         static = codec.static if self.dynamic else codec
         self.names = tuple(
             n for n in attribute_list(config.simulate)
-            if n in model.params and not (n in MOTION_ATTRIBUTES and codec.vq_for(n) is not None)
+            if n in model.params and model.params[n][:1].numel() > 0  # e.g. shN at SH degree 0: nothing to code
+            and not (n in MOTION_ATTRIBUTES and codec.vq_for(n) is not None)
         )
         self.bit_depth = {n: (codec if n in MOTION_ATTRIBUTES else static).bits_for(n) for n in self.names}
         # motion planes: the dynamic codec's transform (static attributes: their domain's)

@@ -40,6 +40,7 @@ class MotionFrame:
         self.window = codec.window
         self.window_source = stg.window_source
         self.window_powers = stg.window_powers
+        self._signs: tuple[tuple, torch.Tensor] | None = None  # (key of the quaternions, their signs)
 
     def applies(self, name: str, params: Mapping[str, torch.Tensor]) -> bool:
         """Whether plane ``name`` of a model with ``params`` is coded times a factor."""
@@ -55,19 +56,25 @@ class MotionFrame:
         if not self.applies(name, reference):
             return None
         x = reference[name]
-        n = x.shape[0]
-        factor = np.ones((n, int(np.prod(x.shape[1:], dtype=np.int64))), np.float64)
+        factor = torch.ones((x.shape[0], 1), dtype=torch.float64, device=x.device)
         if name == "omega":
-            q = reference["quats"].detach().cpu().double().numpy()
-            sign = rotation_sign(normalised(q), self.quats_transform)
-            quats = (render or reference)["quats"].detach().cpu().double().numpy()
-            norm = np.linalg.norm(quats, axis=1, keepdims=True)
-            factor *= sign * np.where(norm > MIN_NORM, 1.0 / np.maximum(norm, MIN_NORM), 1.0)
+            norm = (render or reference)["quats"].detach().double().norm(dim=1, keepdim=True)
+            factor = self.signs(reference["quats"]) * torch.where(norm > MIN_NORM, 1.0 / norm.clamp_min(MIN_NORM), 1.0)
         if self.window is not None and name in self._powers(reference):
-            log_scale = reference[self.window_source].detach().cpu().numpy().reshape(n, 1)
+            log_scale = reference[self.window_source].detach().cpu().numpy().reshape(-1, 1)
             half = self.window.half_window(decoded_values(log_scale, self.codec, self.window_source))
-            factor *= half[:, None] ** np.asarray(self._powers(reference)[name], np.float64)[None, :]
-        return torch.as_tensor(factor, dtype=x.dtype, device=x.device)
+            powers = np.asarray(self._powers(reference)[name], np.float64)
+            factor = factor * torch.from_numpy(half[:, None] ** powers[None, :]).to(x.device)
+        return factor.expand(x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64))).to(x.dtype)
+
+    def signs(self, quats: torch.Tensor) -> torch.Tensor:
+        """(N, 1) float64 the encoder's canonical sign of each quaternion (computed by the
+        codec's own transform; kept until the quaternions change)."""
+        key = (id(quats), quats.data_ptr(), quats._version, tuple(quats.shape))
+        if self._signs is None or self._signs[0] != key:
+            unit = normalised(quats.detach().cpu().double().numpy())
+            self._signs = (key, torch.from_numpy(rotation_sign(unit, self.quats_transform)).to(quats.device))
+        return self._signs[1]
 
     def _powers(self, params: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
         return self.window_powers({"motion_degree": int(params["motion"].shape[1]) // 3})
