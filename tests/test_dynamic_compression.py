@@ -20,10 +20,10 @@ from dynamic_scene import load_moving, write_n3dv
 from gscc.codec.dynamic_config import DynamicEncodeConfig
 from gscc.codec.dynamic_decoder import decode_dynamic
 from gscc.codec.dynamic_encoder import encode_dynamic, encode_dynamic_tracked, join_dynamic
-from gscc.dynamic import DynamicScene, Segment
-from gscc.errors import InputError
+from gscc.dynamic import DynamicScene, DynamicSplats, Segment
+from gscc.errors import FormatError, InputError
 from gscc.model import ModelConfig, create
-from gscc.synthetic import random_dynamic_splats
+from gscc.synthetic import random_dynamic_splats, random_motion_basis
 from gscc.train.compression import Compression
 from gscc.train.config import TrainConfig, build_config
 from gscc.train.segments import train_dynamic
@@ -215,6 +215,13 @@ def test_joined_segment_files_are_the_whole_scenes_file() -> None:
     assert join_dynamic(parts, [(0.0, 0.4), (0.4, 1.0)], fps=25.0, frame_count=50) == encode_dynamic(scene, config)
     with pytest.raises(ValueError, match="distribution maps"):
         encode_dynamic(scene, config, [{}])
+    with pytest.raises(FormatError, match="does not add up"):
+        join_dynamic(parts, [(0.0, 0.4), (0.5, 1.0)], fps=25.0, frame_count=50)
+    with pytest.raises(ValueError, match="one"):
+        join_dynamic([encode_dynamic(scene, config)], [(0.0, 1.0)], fps=25.0, frame_count=50)
+    other = DynamicSplats(d.static.subset(np.arange(50)), random_motion_basis(50, seed=1))
+    with pytest.raises(ValueError, match="same motion model"):
+        join_dynamic([parts[0], encode_dynamic(other, config)], [(0.0, 0.4), (0.4, 1.0)], fps=25.0, frame_count=50)
 
 
 # ---- runs -----------------------------------------------------------------------------------------
