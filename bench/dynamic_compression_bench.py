@@ -29,19 +29,15 @@ bench/results/dynamic_compression_bench.json.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from dynamic_train_bench import DEFAULT_SCENE, RESULTS, fmt
+from dynamic_train_bench import RESULTS, bench_arguments, fmt, run_benches, write_results
 from train_bench import gscc_command
 
 RUNS = {
@@ -112,43 +108,13 @@ def print_table(rows: list[dict], console: Console) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scene", type=Path, default=DEFAULT_SCENE)
-    parser.add_argument("--frames", default="0:50")
-    parser.add_argument("--preset", default="cpu-fast")
-    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, of {', '.join(RUNS)}")
-    parser.add_argument("--set", action="append", help="KEY=VALUE passed to every run")
-    parser.add_argument("--out", type=Path, default=RESULTS / "dynamic_compression")
-    parser.add_argument("--folder", action="append", default=[], help="NAME=PATH: the run NAME is in PATH")
-    parser.add_argument("--json", type=Path, default=RESULTS / "dynamic_compression_bench.json")
-    parser.add_argument("--table-only", action="store_true")
-    args = parser.parse_args()
+    args = bench_arguments(__doc__, RUNS, RESULTS / "dynamic_compression", RESULTS / "dynamic_compression_bench.json")
     console = Console(width=None if sys.stdout.isatty() else 160)
-    names = [n for n in args.runs.split(",") if n]
-    unknown = [n for n in names if n not in RUNS]
-    if unknown:
-        parser.error(f"unknown runs {', '.join(unknown)}")
-    folders = {n: args.out / n for n in names} | dict(item.split("=", 1) for item in args.folder)
-    rows = []
-    for name in names:
-        folder = Path(folders[name])
-        command, wall = [], None
-        if not args.table_only:
-            command = run_command(args, name, folder)
-            console.print(f"{name}: {shlex.join(command)}", soft_wrap=True, markup=False, highlight=False)
-            started = time.perf_counter()
-            if subprocess.run(command, env=os.environ.copy()).returncode != 0:
-                console.print(f"{name}: gscc train failed; left out of the table")
-                continue
-            wall = round(time.perf_counter() - started, 1)
-        if (folder / "metrics.json").is_file():
-            rows.append(summary_row(name, folder, command, wall))
+    rows = [summary_row(*run) for run in run_benches(args, console, run_command)]
     if rows:
         compare(rows)
         print_table(rows, console)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"scene": str(args.scene), "frames": args.frames, "preset": args.preset,
-                                         "runs": rows}, indent=2) + "\n")
+        write_results(args, rows)
     return 0 if rows else 1
 
 
