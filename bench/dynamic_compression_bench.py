@@ -37,8 +37,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dynamic_train_bench import RESULTS, bench_arguments, fmt, run_benches, write_results
-from train_bench import gscc_command
+from dynamic_train_bench import RESULTS, bench_arguments, dynamic_command, fmt, run_benches, write_results
 
 RUNS = {
     "raw": ["--set", "colour=features"],
@@ -52,11 +51,7 @@ RUNS = {
 
 
 def run_command(args, name: str, folder: Path) -> list[str]:
-    command = gscc_command() + ["train", str(args.scene), "-o", str(folder), "--frames", args.frames,
-                                "--preset", args.preset, "--force", *RUNS[name]]
-    for item in args.set or []:
-        command += ["--set", item]
-    return command
+    return dynamic_command(args, name, folder, RUNS)
 
 
 def summary_row(name: str, folder: Path, command: list[str], wall) -> dict:

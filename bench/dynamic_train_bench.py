@@ -48,9 +48,10 @@ DYNAMIC_RUNS = {
 ALL_RUNS = (*DYNAMIC_RUNS, "static-middle")
 
 
-def dynamic_command(args, name: str, folder: Path) -> list[str]:
+def dynamic_command(args, name: str, folder: Path, runs: dict = DYNAMIC_RUNS) -> list[str]:
+    """``gscc train`` of run ``name`` (its flags in ``runs``) over the chosen frames."""
     command = gscc_command() + ["train", str(args.scene), "-o", str(folder), "--frames", args.frames,
-                                "--preset", args.preset, "--force", *DYNAMIC_RUNS[name]]
+                                "--preset", args.preset, "--force", *runs[name]]
     for item in args.set or []:
         command += ["--set", item]
     return command
