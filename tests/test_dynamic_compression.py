@@ -226,7 +226,7 @@ def test_joined_segment_files_are_the_whole_scenes_file() -> None:
 
 # ---- runs -----------------------------------------------------------------------------------------
 
-TINY = ["iterations=20", "resolution=None", "eval_every=0", "save_every=0", "rate_samples=0",
+TINY = ["iterations=14", "resolution=None", "eval_every=0", "save_every=0", "rate_samples=0",
         "strategy.refine_start=3", "strategy.refine_every=4", "strategy.refine_stop=12", "strategy.prune_stop=14",
         "strategy.prune_unseen_after=8"]
 
@@ -311,10 +311,11 @@ def test_learned_distributions_code_the_motion_planes_losslessly() -> None:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
+@pytest.mark.slow
 def test_a_dynamic_gscodec_run_resumes_exactly(tmp_path: Path) -> None:
     """The motion mask's logits, the entropy models and the noise's random numbers come back
     from the checkpoint: a resumed run ends where an uninterrupted one does."""
-    config = build_config("cpu-fast", TINY + ["iterations=14"], compression="gscodec", dynamic=True)
+    config = build_config("cpu-fast", TINY, compression="gscodec", dynamic=True)
     train_dynamic("synthetic", tmp_path / "straight", config, load=load_moving)
     train_dynamic("synthetic", tmp_path / "resumed", config, load=load_moving, stop_after=9)
     train_dynamic("synthetic", tmp_path / "resumed", None, load=load_moving, resume=True)
