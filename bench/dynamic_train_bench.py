@@ -48,9 +48,10 @@ DYNAMIC_RUNS = {
 ALL_RUNS = (*DYNAMIC_RUNS, "static-middle")
 
 
-def dynamic_command(args, name: str, folder: Path) -> list[str]:
+def dynamic_command(args, name: str, folder: Path, runs: dict = DYNAMIC_RUNS) -> list[str]:
+    """``gscc train`` of run ``name`` (its flags in ``runs``) over the chosen frames."""
     command = gscc_command() + ["train", str(args.scene), "-o", str(folder), "--frames", args.frames,
-                                "--preset", args.preset, "--force", *DYNAMIC_RUNS[name]]
+                                "--preset", args.preset, "--force", *runs[name]]
     for item in args.set or []:
         command += ["--set", item]
     return command
@@ -120,46 +121,64 @@ def print_table(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_arguments(doc: str, runs, out: Path, json_path: Path) -> argparse.Namespace:
+    """The command line of a dynamic benchmark over named ``runs`` (``args.names``: those
+    chosen, ``args.folders``: where each is)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scene", type=Path, default=DEFAULT_SCENE)
     parser.add_argument("--frames", default="0:50")
     parser.add_argument("--preset", default="cpu-fast")
-    parser.add_argument("--runs", default=",".join(ALL_RUNS), help=f"comma-separated, of {', '.join(ALL_RUNS)}")
+    parser.add_argument("--runs", default=",".join(runs), help=f"comma-separated, of {', '.join(runs)}")
     parser.add_argument("--set", action="append", help="KEY=VALUE passed to every run")
-    parser.add_argument("--out", type=Path, default=RESULTS / "dynamic_train")
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--folder", action="append", default=[], help="NAME=PATH: the run NAME is in PATH")
-    parser.add_argument("--json", type=Path, default=RESULTS / "dynamic_train_bench.json")
+    parser.add_argument("--json", type=Path, default=json_path)
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    names = [n for n in args.runs.split(",") if n]
-    unknown = [n for n in names if n not in ALL_RUNS]
+    args.names = [n for n in args.runs.split(",") if n]
+    unknown = [n for n in args.names if n not in runs]
     if unknown:
         parser.error(f"unknown runs {', '.join(unknown)}")
-    folders = {n: args.out / n for n in names} | dict(item.split("=", 1) for item in args.folder)
-    rows = []
-    for name in names:
-        folder = Path(folders[name])
+    args.folders = {n: args.out / n for n in args.names} | dict(item.split("=", 1) for item in args.folder)
+    return args
+
+
+def run_benches(args, console: Console, command_for, local: dict | None = None):
+    """Train each chosen run (unless ``--table-only``): ``local[name](args, folder)`` in this
+    process, else the ``gscc train`` command ``command_for(args, name, folder)``; yields
+    (name, folder, command, wall seconds) of every run with a metrics.json."""
+    for name in args.names:
+        folder = Path(args.folders[name])
         command, wall = [], None
         if not args.table_only:
             started = time.perf_counter()
-            if name == "static-middle":
-                train_static_middle(args, folder)
+            if name in (local or {}):
+                local[name](args, folder)
             else:
-                command = dynamic_command(args, name, folder)
+                command = command_for(args, name, folder)
                 console.print(f"{name}: {shlex.join(command)}", soft_wrap=True, markup=False, highlight=False)
                 if subprocess.run(command, env=os.environ.copy()).returncode != 0:
                     console.print(f"{name}: gscc train failed; left out of the table")
                     continue
             wall = round(time.perf_counter() - started, 1)
         if (folder / "metrics.json").is_file():
-            rows.append(summary_row(name, folder, command, wall))
+            yield name, folder, command, wall
+
+
+def write_results(args, rows: list[dict]) -> None:
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"scene": str(args.scene), "frames": args.frames, "preset": args.preset,
+                                     "runs": rows}, indent=2) + "\n")
+
+
+def main() -> int:
+    args = bench_arguments(__doc__, ALL_RUNS, RESULTS / "dynamic_train", RESULTS / "dynamic_train_bench.json")
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    runs = run_benches(args, console, dynamic_command, {"static-middle": train_static_middle})
+    rows = [summary_row(*run) for run in runs]
     if rows:
         print_table(rows, console)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"scene": str(args.scene), "frames": args.frames, "preset": args.preset,
-                                         "runs": rows}, indent=2) + "\n")
+        write_results(args, rows)
     return 0 if rows else 1
 
 

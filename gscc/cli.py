@@ -786,7 +786,7 @@ def train(
     representation: Optional[Representation] = typer.Option(None, help="Per-splat SH, features with an MLP decoder; dynamic: stg or motion-basis."),
     seed: Optional[int] = typer.Option(None, help="Seed of every random choice in the run."),
     compression: Optional[CompressionPreset] = typer.Option(
-        None, help="Compression in the loop: gscodec (simulation, entropy model, SH mask, learned coding), gsplat-png (baseline)."
+        None, help="Compression in the loop: gscodec (simulation, entropy model, SH mask, learned coding; dynamic: Dynamic GSCodec, STG features with a motion mask), gsplat-png (baseline)."
     ),
     settings: Optional[list[str]] = typer.Option(
         None, "--set", help="KEY=VALUE for any config field (see config.json), strategy.FIELD=VALUE for the strategy."
@@ -879,12 +879,18 @@ def _train_dynamic(scene: Path, output: Path, config, kind: str, *, resume: bool
     if metrics is None:
         console.print(f"trained segment(s) {', '.join(map(str, result.trained)) or 'none'} of {len(result.segments)} into {output}")
         return
-    mean = metrics.get("test", {}).get("mean", {})
-    score = "n/a" if mean.get("psnr") is None else f"PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}"
+    def score(mean: dict) -> str:
+        return "n/a" if mean.get("psnr") is None else f"PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}"
+
+    gsc, raw = metrics.get("gsc", {}), metrics.get("raw", {})
+    rates = ""
+    if gsc.get("mbps") is not None and raw.get("mbps") is not None:
+        rates = (f"; scene.gsc {gsc['bytes']:,} bytes, {gsc['mbps']:.3f} Mbps (raw {raw['mbps']:.3f} Mbps), "
+                 f"decoded {score((gsc.get('test') or {}).get('mean', {}))}")
     console.print(
         f"wrote {output}: {len(result.segments)} segment(s), {metrics.get('splat_count', 0):,} splats, "
         f"{metrics.get('parameter_count', 0):,} parameters ({metrics.get('training_seconds', 0.0):.0f} s); "
-        f"test cameras over time {score}"
+        f"test cameras over time {score(metrics.get('test', {}).get('mean', {}))}{rates}"
     )
 
 

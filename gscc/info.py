@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 from .codec.decoder import decode_container
 from .codec.dynamic_decoder import decode_segments, is_dynamic_header, read_dynamic_header, segment_chunks
@@ -126,6 +126,12 @@ def _merge_rows(rows: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def mbps(size: int, seconds: Optional[float]) -> Optional[float]:
+    """The bitrate of ``size`` bytes over ``seconds`` in megabits per second (None when the
+    duration is unknown)."""
+    return 8e-6 * size / seconds if seconds else None
+
+
 def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
     """A dynamic file (format 1.3): totals per attribute over its segments, each segment's
     own rows, the duration and the bitrate (Mbps: the file's bits over its duration)."""
@@ -148,7 +154,7 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
         segments.append({
             "start": entry["start"], "end": entry["end"], "count": entry["count"], "moving": entry["moving"],
             "grid": {"height": grid["height"], "width": grid["width"], "padding": grid["height"] * grid["width"] - entry["count"]},
-            "bytes": size, "mbps": 8e-6 * size / seconds if seconds else None, "attributes": rows,
+            "bytes": size, "mbps": mbps(size, seconds), "attributes": rows,
             "motion_window": entry.get("motion_window"),
         })
         everything += [dict(row) for row in rows]
@@ -158,7 +164,7 @@ def summarize_dynamic(data: bytes, container: Container) -> dict[str, Any]:
         "duration_s": head.duration,
         "fps": head.fps,
         "frame_count": head.frame_count,
-        "mbps": 8e-6 * len(data) / head.duration if head.duration else None,
+        "mbps": mbps(len(data), head.duration),
         "segments": segments,
         **_totals(data, container, _merge_rows(everything), head.count),
     }

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gscc.train import optim
-from gscc.train.mask import MASKS, GradientShMask, LearnableShMask, NoMask, make_mask
+from gscc.train.mask import MASKS, GradientShMask, LearnableMotionMask, LearnableShMask, NoMask, make_mask
 from gscc.train.strategy import DefaultStrategy, MCMCStrategy, Strategy
 
 K = 15  # SH degree 3
@@ -74,7 +74,8 @@ def snapshot(params) -> dict[str, torch.Tensor]:
 
 
 def test_registry_lookup_and_overrides():
-    assert MASKS == {"none": NoMask, "learnable": LearnableShMask, "gradient": GradientShMask}
+    assert MASKS == {"none": NoMask, "learnable": LearnableShMask, "gradient": GradientShMask,
+                     "motion": LearnableMotionMask}
     for name, cls in MASKS.items():
         assert cls.name == name
     m = make_mask("learnable", sparsity_weight=0.1, target_ratio=0.5)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .. import __version__
-from ..container import DYNAMIC_VERSION, Container, pack, pack_weights
+from ..container import DYNAMIC_VERSION, Container, pack, pack_weights, unpack
 from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..dynamic.splats import normalised, sigmoid
 from ..splats import FeatureSplats
@@ -65,6 +65,13 @@ def visible_mask(splats: DynamicSplats, config: DynamicEncodeConfig, times: np.n
     return keep
 
 
+def rotation_sign(unit: np.ndarray, transform: str) -> np.ndarray:
+    """(N, 1) +-1: the sign that makes unit quaternions ``unit`` the ones ``transform``
+    decodes (smallest-three keeps the largest component positive)."""
+    decoded = inverse_transform(transform, forward_transform(transform, unit))
+    return np.where(np.sum(decoded * unit, axis=1, keepdims=True) < 0, -1.0, 1.0)
+
+
 def canonical_rotation(splats: DynamicSplats, transform: str) -> DynamicSplats:
     """STG rotates by normalise(q + omega dt): unchanged when q and omega are divided by
     |q| and both negated together. Make q a unit quaternion (a zero one the identity) and
@@ -75,8 +82,7 @@ def canonical_rotation(splats: DynamicSplats, transform: str) -> DynamicSplats:
     q = np.asarray(splats.static.quats, np.float64)
     norm = np.linalg.norm(q, axis=1, keepdims=True)
     unit = normalised(q)
-    decoded = inverse_transform(transform, forward_transform(transform, unit))
-    sign = np.where(np.sum(decoded * unit, axis=1, keepdims=True) < 0, -1.0, 1.0)
+    sign = rotation_sign(unit, transform)
     omega = np.where(norm > 1e-12, motion.omega / np.maximum(norm, 1e-12), motion.omega) * sign
     static = dataclasses.replace(splats.static, quats=(unit * sign).astype(np.float32))
     return DynamicSplats(static, dataclasses.replace(motion, omega=omega.astype(np.float32)))
@@ -154,24 +160,37 @@ def encode_segment(
     return entry, kept[coded.order[coded.order < n]]
 
 
+Distributions = dict[str, LearnedSource] | list[dict[str, LearnedSource]]
+
+
+def per_segment(distributions: Distributions | None, count: int) -> list[dict[str, LearnedSource]]:
+    """One map of learned distributions per segment: a map given applies to every
+    segment, a list holds one map per segment (each trained on its own)."""
+    if isinstance(distributions, (list, tuple)):
+        if len(distributions) != count:
+            raise ValueError(f"{len(distributions)} distribution maps given for {count} segments")
+        return [dict(d or {}) for d in distributions]
+    return [dict(distributions or {}) for _ in range(count)]
+
+
 def encode_dynamic_tracked(
     scene: DynamicScene | DynamicSplats,
     config: DynamicEncodeConfig = DynamicEncodeConfig(),
-    distributions: dict[str, LearnedSource] | None = None,
+    distributions: Distributions | None = None,
 ) -> DynamicEncoded:
     """Like :func:`encode_dynamic`, also telling where each decoded splat came from."""
     if isinstance(scene, DynamicSplats):
         scene = DynamicScene.single(scene)
+    learned = per_segment(distributions, len(scene.segments))
     first = scene.segments[0].splats
     kinds = {(s.splats.kind, type(s.splats.static), s.splats.static.sh_degree) for s in scene.segments}
     if len(kinds) > 1:
         raise ValueError("every segment of a dynamic scene must have the same motion model, colours and SH degree")
     container = Container(header={}, version=DYNAMIC_VERSION)
     segments, sources = [], []
-    for segment in scene.segments:
+    for segment, sources_of_segment in zip(scene.segments, learned):
         frames = round((segment.end - segment.start) * scene.frame_count) if scene.frame_count else None
-        entry, source = encode_segment(container, segment.splats, config, dict(distributions or {}),
-                                       sample_times(frames))
+        entry, source = encode_segment(container, segment.splats, config, sources_of_segment, sample_times(frames))
         segments.append({"start": float(segment.start), "end": float(segment.end), **entry})
         sources.append(source)
     scene_entry = {
@@ -195,9 +214,49 @@ def encode_dynamic_tracked(
 def encode_dynamic(
     scene: DynamicScene | DynamicSplats,
     config: DynamicEncodeConfig = DynamicEncodeConfig(),
-    distributions: dict[str, LearnedSource] | None = None,
+    distributions: Distributions | None = None,
 ) -> bytes:
     """Encode a dynamic scene (or one dynamic splat set: a single segment) into the bytes
     of a format 1.3 `.gsc` file. ``distributions`` as for the static encoder, keyed by
-    attribute name (static or motion planes)."""
+    attribute name (static or motion planes): one map for every segment, or a list of
+    one map per segment."""
     return encode_dynamic_tracked(scene, config, distributions).data
+
+
+def join_dynamic(files: Sequence[bytes], spans: Sequence[tuple[float, float]], fps: Optional[float],
+                 frame_count: Optional[int]) -> bytes:
+    """One dynamic `.gsc` file of the single-segment files ``files`` (segments encoded on
+    their own, e.g. each GOF segment of a training run), segment i spanning ``spans[i]``
+    of the joined scene's time: their chunks one after another, each segment entry's chunk
+    references moved along, the same bytes per segment as an encode of the whole scene.
+    Every file must hold one segment of the same motion model, colours and SH degree."""
+    from .dynamic_decoder import map_segment_chunks, read_dynamic_header
+
+    if not files or len(files) != len(spans):
+        raise ValueError(f"{len(files)} files given for {len(spans)} segment spans")
+    container = Container(header={}, version=DYNAMIC_VERSION)
+    segments, scenes, inputs = [], [], 0
+    for data, (start, end) in zip(files, spans):
+        part = unpack(data)
+        head = read_dynamic_header(part.header, part.version)
+        if len(head.segments) != 1:
+            raise ValueError(f"a file to join holds {len(head.segments)} segments, not one")
+        offset = len(container.chunks)
+        container.chunks.extend(part.chunks)
+        container.version = max(container.version, part.version)
+        entry = map_segment_chunks(head.segments[0], lambda index: index + offset)
+        segments.append({"start": float(start), "end": float(end),
+                         **{k: v for k, v in entry.items() if k not in ("start", "end")}})
+        scenes.append({k: v for k, v in part.header["scene"].items() if k not in ("count", "fps", "frame_count")})
+        inputs += int(part.header.get("encoder", {}).get("input_count", 0))
+    if any(scene != scenes[0] for scene in scenes):
+        raise ValueError("every segment of a dynamic scene must have the same motion model, colours and SH degree")
+    first = unpack(files[0], select=lambda header: set()).header
+    container.header = {
+        "scene": {**first["scene"], "count": sum(s["count"] for s in segments),
+                  "fps": None if fps is None else float(fps), "frame_count": frame_count},
+        "segments": segments,
+        "encoder": {**first.get("encoder", {}), "input_count": inputs},
+    }
+    read_dynamic_header(container.header, container.version)  # the spans add up
+    return pack(container)

@@ -9,8 +9,21 @@ the TrainConfig, each in its own package):
 - an entropy model per such attribute (gscc.train.entropy: ``factorized`` or
   ``gaussian``) giving the bits of its (noisy) values; from ``entropy_start`` the loss
   gains ``rate_lambda · Σ_attributes mean bits per element``;
-- a mask (gscc.train.mask: ``learnable`` or ``gradient``) over the higher-order SH, whose
-  per-splat tensors live in the model's parameters (so strategies keep them aligned).
+- masks (gscc.train.mask: ``learnable`` or ``gradient`` over the higher-order SH, ``motion``
+  over a dynamic splat's motion; ``mask=learnable,motion`` combines them), whose per-splat
+  tensors live in the model's parameters (so strategies keep them aligned).
+
+Dynamic representations (``stg``, ``motion-basis``) are coded by the dynamic encoder
+(gscc.codec.dynamic_encoder with ``TrainConfig.dynamic_codec_config``): their static
+attributes at its static bit depths, and the motion planes ``motion``, ``omega``,
+``t_center``, ``t_scale`` (STG) and ``coeffs`` (motion-basis) at its motion bit depths,
+under its transforms (gscc.train.simulation.domains) and per-splat factors (omega in the
+canonical rotation frame, the motion window: gscc.train.simulation.motion_frame). A motion
+plane the codec vector-quantizes (``vq_planes``) is not simulated; the shared motion basis
+travels as float32 weights and is not simulated either. Where the ``motion`` mask is on
+(and the codec's static-splat mask, ``static_motion`` > 0), the grid of a motion plane
+spans the splats that keep their motion (the codec's moving splats), only those are
+simulated, and their rate counts weighted by the mask.
 
 The trainer calls :meth:`prepare` once per step (what to render, and the rate), and
 :meth:`after_backward`; at the end :meth:`export` gives the scene with the masks made
@@ -28,9 +41,13 @@ import torch
 from ..errors import InputError
 from .simulation import QUANTIZERS, SymbolGrid, from_coded, symbol_grid, to_coded
 from .simulation.domains import signlog
+from .simulation.motion_frame import MotionFrame
 
-# the attributes compression may act on, in the codec's order
-ATTRIBUTES = ("means", "scales", "quats", "opacities", "sh0", "shN", "features")
+# the attributes compression may act on, in the codec's order (a dynamic scene's motion
+# planes after its static ones: omega's coded frame depends on the simulated quats)
+STATIC_ATTRIBUTES = ("means", "scales", "quats", "opacities", "sh0", "shN", "features")
+MOTION_ATTRIBUTES = ("motion", "omega", "t_center", "t_scale", "coeffs")
+ATTRIBUTES = STATIC_ATTRIBUTES + MOTION_ATTRIBUTES
 
 
 def attribute_list(text: str) -> tuple[str, ...]:
@@ -102,15 +119,26 @@ class Compression:
         self.config = config
         self.device = device
         self.quantizer = None if config.quantizer == "none" else QUANTIZERS[config.quantizer]()
-        codec = config.codec_config()
-        self.names = tuple(n for n in attribute_list(config.simulate) if n in model.params)
-        self.bit_depth = {n: codec.bits_for(n) for n in self.names}
+        self.dynamic = bool(getattr(model, "dynamic", False))
+        codec = config.dynamic_codec_config() if self.dynamic else config.codec_config()
+        static = codec.static if self.dynamic else codec
+        self.names = tuple(
+            n for n in attribute_list(config.simulate)
+            if n in model.params and model.params[n][:1].numel() > 0  # e.g. shN at SH degree 0: nothing to code
+            and not (n in MOTION_ATTRIBUTES and codec.vq_for(n) is not None)
+        )
+        self.bit_depth = {n: (codec if n in MOTION_ATTRIBUTES else static).bits_for(n) for n in self.names}
+        # motion planes: the dynamic codec's transform (static attributes: their domain's)
+        self.transforms = {n: codec.transform_for(n) for n in self.names if n in MOTION_ATTRIBUTES}
+        self.frame = MotionFrame(codec, static.transform_for("quats", "smallest3")) if self.dynamic else None
+        # whether the codec leaves still splats' motion out (its static-splat mask is on)
+        self.skips_still = self.dynamic and codec.static_motion > 0
         self.entropy = torch.nn.ModuleDict()
         if config.entropy_model != "none":
             cls = entropy_model_class(config.entropy_model)
             options = ENTROPY_OPTIONS.get(config.entropy_model, {})
             for n in self.names:
-                channels = int(to_coded(n, model.params[n].detach()[:1]).shape[1])
+                channels = int(self.coded(n, model.params[n].detach()[:1]).shape[1])
                 self.entropy[n] = cls(channels, **options)
         self.entropy.to(device)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -121,22 +149,65 @@ class Compression:
                 f"entropy.{n}": adam(list(m.parameters()), config.entropy_lr, f"entropy.{n}")
                 for n, m in self.entropy.items()
             }
-        self.mask = config.make_mask()
-        if self.mask is not None and self.mask.attribute not in model.params:
-            raise InputError(
-                f"the {config.mask} mask acts on {self.mask.attribute!r}, which the {model.name} representation lacks"
-            )
+        self.masks = config.make_masks()
+        for mask in self.masks:
+            if not mask.attributes(model.params):
+                raise InputError(
+                    f"the {mask.name} mask acts on {mask.attribute!r}, which the {model.name} representation lacks"
+                )
         self.grids: dict[str, SymbolGrid] = {}
 
     @property
     def active(self) -> bool:
-        return self.quantizer is not None or len(self.entropy) > 0 or self.mask is not None
+        return self.quantizer is not None or len(self.entropy) > 0 or bool(self.masks)
+
+    # ---- the encoder's domain ----------------------------------------------------------------
+
+    def coded(self, name: str, value: torch.Tensor, reference=None) -> torch.Tensor:
+        """The (N, C) values the encoder quantizes for ``value`` of attribute ``name``
+        (``reference``: the parameters giving a motion plane's per-splat factor)."""
+        factor = None if reference is None or self.frame is None else self.frame.factor(name, reference)
+        if factor is not None:
+            value = value * factor.reshape(value.shape)
+        return to_coded(name, value, self.transforms.get(name))
+
+    def uncoded(self, name: str, y: torch.Tensor, like: torch.Tensor, reference=None, render=None) -> torch.Tensor:
+        """The parameter (shaped like ``like``) the render sees for coded values ``y``."""
+        value = from_coded(name, y, like, self.transforms.get(name))
+        factor = None if reference is None or self.frame is None else self.frame.factor(name, reference, render)
+        return value if factor is None else value / factor.reshape(value.shape)
+
+    def coded_rows(self, name: str, params, step: Optional[int] = None) -> Optional[torch.Tensor]:
+        """(N,) bool: the splats whose ``name`` the encoder codes (a masked motion plane:
+        the splats that keep their motion, when any does), or None (all of them). ``step``
+        None: the end of the run."""
+        if not self.skips_still:
+            return None
+        for mask in self.masks:
+            rows = mask.coded_rows(params, name, step)
+            if rows is not None and bool(rows.any()):
+                return rows
+        return None
+
+    def rate_weights(self, name: str, params, step: int) -> Optional[torch.Tensor]:
+        """(N,) how much each splat's ``name`` counts in the rate (None: fully)."""
+        if not self.skips_still:
+            return None
+        weights = None
+        for mask in self.masks:
+            w = mask.rate_weights(params, name, step)
+            if w is not None:
+                weights = w if weights is None else weights * w
+        return weights
 
     # ---- the model's parameters ----------------------------------------------------------
 
     def mask_params(self, params) -> dict[str, tuple[torch.Tensor, float]]:
-        """The per-splat tensors the mask adds to a fresh model, with learning rates."""
-        return {} if self.mask is None else self.mask.init_params(params)
+        """The per-splat tensors the masks add to a fresh model, with learning rates."""
+        out: dict[str, tuple[torch.Tensor, float]] = {}
+        for mask in self.masks:
+            out.update(mask.init_params(params))
+        return out
 
     # ---- one step ------------------------------------------------------------------------
 
@@ -146,8 +217,8 @@ class Compression:
         Masks apply in training and evaluation; quantization and the rate only in training
         (an evaluation renders the trained values, which the encoder will quantize)."""
         values: dict[str, torch.Tensor] = dict(params.items())
-        if self.mask is not None:
-            values.update(self.mask.apply(params, step))
+        for mask in self.masks:
+            values.update(mask.apply(params, step))
         prepared = Prepared(values)
         if not training or not self.names:
             return prepared
@@ -159,25 +230,33 @@ class Compression:
         rows = self._rate_rows(params) if constrain else None
         total = None
         for name in self.names:
-            y = to_coded(name, values[name])
-            grid = symbol_grid(y, self.bit_depth[name])
+            y = self.coded(name, values[name], params)
+            coded = self.coded_rows(name, params, step)
+            grid = symbol_grid(y if coded is None else y[coded], self.bit_depth[name])
             self.grids[name] = grid
             noisy = self.quantizer(y, grid) if simulate else y
             if simulate:
-                values[name] = from_coded(name, noisy, values[name])
+                if coded is not None:  # splats the codec leaves out keep their (masked) values
+                    noisy = torch.where(coded[:, None], noisy, y)
+                values[name] = self.uncoded(name, noisy, values[name], params, values)
             if not constrain:
                 continue
             if not simulate:  # the rate of the values the encoder will round: one bin of noise
                 noisy = y + (torch.rand_like(y) - 0.5) * grid.step
             u = grid.to_symbols(noisy)
             ctx = context
+            weights = self.rate_weights(name, params, step)
             if rows is not None:
                 u = u[rows]
                 ctx = None if context is None else context[rows]
+                weights = None if weights is None else weights[rows]
             bits = self.entropy[name].bits(u, ctx)
-            mean = bits.mean()
+            mean = bits.mean() if weights is None else (bits * weights[:, None]).mean()
             prepared.bits[name] = float(mean.detach())
             total = mean if total is None else total + mean
+        if simulate and self.frame is not None and "quats" in self.names and "omega" in values and "omega" not in self.names:
+            # the rendered quaternions are the simulated unit ones: omega keeps its turn relative to them
+            values["omega"] = self.uncoded("omega", self.coded("omega", values["omega"], params), values["omega"], params, values)
         if total is not None:
             prepared.rate = self.config.rate_lambda * total
         return prepared
@@ -194,12 +273,13 @@ class Compression:
         return torch.randperm(n, device=params["means"].device)[:k]
 
     def loss(self, params, step: int) -> Optional[torch.Tensor]:
-        """The mask's regulariser (None without one)."""
-        return None if self.mask is None else self.mask.loss(params, step)
+        """The masks' regularisers (None without any)."""
+        terms = [t for t in (mask.loss(params, step) for mask in self.masks) if t is not None]
+        return sum(terms) if terms else None
 
     def after_backward(self, params, step: int) -> None:
-        if self.mask is not None:
-            self.mask.after_backward(params, step)
+        for mask in self.masks:
+            mask.after_backward(params, step)
 
     def step_optimizers(self) -> None:
         for opt in self.optimizers.values():
@@ -225,8 +305,8 @@ class Compression:
     def final_params(self, params) -> dict[str, torch.Tensor]:
         """The parameters as exported: the masks made binary."""
         values = dict(params.items())
-        if self.mask is not None:
-            values.update(self.mask.finalize(params))
+        for mask in self.masks:
+            values.update(mask.finalize(params))
         return values
 
     @torch.no_grad()
@@ -236,13 +316,14 @@ class Compression:
         if not len(self.entropy) or not self.config.learned_coding:
             return {}
         values = self.final_params(params)
-        codec = self.config.codec_config()
+        codec = self.config.dynamic_codec_config().static if self.dynamic else self.config.codec_config()
         sources = {}
         for name, model in self.entropy.items():
             if name == "quats" and codec.transform_for("quats", "smallest3") != "identity":
                 continue  # the encoder codes smallest-three components, not the simulated ones
-            y = to_coded(name, values[name])
-            grid = symbol_grid(y, self.bit_depth[name])
+            y = self.coded(name, values[name], values)
+            coded = self.coded_rows(name, values)
+            grid = symbol_grid(y if coded is None else y[coded], self.bit_depth[name])
             source = learned_source(model, grid)
             if source is not None:
                 sources[name] = source
@@ -260,6 +341,7 @@ class Compression:
             "mask": self.config.mask,
             "rate_bits": dict(last_bits),
         }
-        if self.mask is not None:
-            out["mask_kept_fraction"] = float(self.mask.kept_fraction(params))
+        if self.masks:
+            kept = {mask.name: float(mask.kept_fraction(params)) for mask in self.masks}
+            out["mask_kept_fraction"] = kept[self.masks[0].name] if len(kept) == 1 else kept
         return out

@@ -99,14 +99,14 @@ class TrainConfig:
     learned_coding: bool = True  # code entropy-constrained attributes with their learned distributions
     # compression in the loop (gscc.train.compression); all off by default
     quantizer: str = "none"  # none | noise | ste: quantization simulated at the codec's bit depths...
-    simulate: str = "scales,quats,opacities,sh0,shN,features"  # ...on these attributes (those the model has)
+    simulate: str = "scales,quats,opacities,sh0,shN,features,motion,omega,t_center,t_scale,coeffs"  # ...on these attributes (those the model has)
     simulate_start: int = 0  # ...from this step
     entropy_model: str = "none"  # none | factorized | gaussian: bits of the simulated attributes...
     rate_lambda: float = 0.0  # ...weighted into the loss: rate_lambda · Σ mean bits per element...
     entropy_start: int = 0  # ...from this step
     entropy_lr: float = 1e-3  # Adam learning rate of the entropy models
     rate_samples: int = 0  # splats drawn per step for the rate estimate (0: all)
-    mask: str = "none"  # none | learnable | gradient: mask of the higher-order SH (gscc.train.mask)
+    mask: str = "none"  # none | learnable | gradient (higher-order SH) | motion (dynamic), or several: learnable,motion (gscc.train.mask)
     mask_options: dict = field(default_factory=dict)  # {mask name: {field: value}}; CLI: mask.FIELD=VALUE
 
     def __post_init__(self) -> None:
@@ -124,13 +124,12 @@ class TrainConfig:
         object.__setattr__(self, "strategy_options", options)
         masks = {str(k): dict(v) for k, v in dict(self.mask_options).items()}
         _check_component_options(masks, _mask_class, "mask")
-        if self.mask != "none":
-            mask = _mask_class(self.mask)(**masks.get(self.mask, {}))
-            masks[self.mask] = strategy_settings(mask)
-            from ..model import REPRESENTATIONS
-
-            if mask.attribute not in REPRESENTATIONS[self.representation].param_names:
-                raise InputError(f"the {self.mask} mask acts on {mask.attribute!r}, which the {self.representation} representation lacks")
+        names = representation_entries(self.representation, self.colour)
+        for name in mask_names(self.mask):
+            mask = _mask_class(name)(**masks.get(name, {}))
+            masks[name] = strategy_settings(mask)
+            if not mask.attributes(names):
+                raise InputError(f"the {name} mask acts on {mask.attribute!r}, which the {self.representation} representation lacks")
         object.__setattr__(self, "mask_options", masks)
 
     def learning_rates(self, scene_scale: float) -> dict[str, float]:
@@ -183,17 +182,22 @@ class TrainConfig:
         """The encoder settings for scene.gsc."""
         from ..codec.config import preset
 
-        base = preset(self.codec_preset)
+        return preset(self.codec_preset).with_overrides(**self._codec_overrides())
+
+    def dynamic_codec_config(self):
+        """The dynamic encoder's settings for a dynamic run's scene.gsc: the dynamic preset
+        of the same name (gscc.codec.dynamic_config) with the same codec overrides (the bit
+        depth ``codec_bits`` sets the static attributes' but positions', as for static runs)."""
+        from ..codec.dynamic_config import dynamic_preset
+
+        return dynamic_preset(self.codec_preset).with_overrides(**self._codec_overrides())
+
+    def _codec_overrides(self) -> dict[str, Any]:
         bits = {}
         if self.codec_bits is not None:
             bits = {name: self.codec_bits for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits", "sh_bits")}
-        return base.with_overrides(
-            sort=self.codec_sort,
-            coder=self.codec_coder,
-            sh_codec=self.codec_sh,
-            opacity_threshold=self.codec_prune,
-            **bits,
-        )
+        return dict(sort=self.codec_sort, coder=self.codec_coder, sh_codec=self.codec_sh,
+                    opacity_threshold=self.codec_prune, **bits)
 
     def strategy_fields(self) -> dict[str, Any]:
         """The options of the chosen strategy given by this config."""
@@ -203,11 +207,9 @@ class TrainConfig:
         """An instance of the chosen strategy with its options."""
         return _strategy_class(self.strategy)(**self.strategy_fields())
 
-    def make_mask(self):
-        """The chosen mask component with its options, or None."""
-        if self.mask == "none":
-            return None
-        return _mask_class(self.mask)(**self.mask_options.get(self.mask, {}))
+    def make_masks(self) -> list:
+        """The chosen mask components with their options (none: empty)."""
+        return [_mask_class(name)(**self.mask_options.get(name, {})) for name in mask_names(self.mask)]
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -293,7 +295,10 @@ def _validate(c: TrainConfig) -> None:
     need(c.quantizer == "none" or c.quantizer in QUANTIZERS, f"unknown quantizer {c.quantizer!r}; choose from none, {', '.join(QUANTIZERS)}")
     need(c.entropy_model == "none" or c.entropy_model in ENTROPY_MODELS, f"unknown entropy model {c.entropy_model!r}; choose from none, {', '.join(ENTROPY_MODELS)}")
     masks = _masks()
-    need(c.mask == "none" or c.mask in masks, f"unknown mask {c.mask!r}; choose from none, {', '.join(masks)}")
+    chosen = mask_names(c.mask)
+    unknown = [name for name in chosen if name not in masks]
+    need(not unknown, f"unknown mask {unknown[0] if unknown else ''!r}; choose from none, {', '.join(masks)} (or several: NAME,NAME)")
+    need(len(set(chosen)) == len(chosen), f"a mask is named twice in {c.mask!r}")
     try:
         attribute_list(c.simulate)
     except ValueError as exc:
@@ -316,6 +321,24 @@ def _masks() -> dict:
     from .mask import MASKS
 
     return {name: cls for name, cls in MASKS.items() if name != "none" and cls is not None}
+
+
+def mask_names(text: str) -> tuple[str, ...]:
+    """``"learnable,motion"`` -> ("learnable", "motion"); ``"none"`` -> ()."""
+    if str(text).strip() == "none":
+        return ()
+    return tuple(part.strip() for part in str(text).split(",") if part.strip())
+
+
+def representation_entries(representation: str, colour: str) -> tuple[str, ...]:
+    """The per-splat entries of a representation (a dynamic one's with its colour model's)."""
+    from ..model import REPRESENTATIONS
+    from ..model.dynamic import COLOUR_MODELS
+
+    cls = REPRESENTATIONS[representation]
+    if getattr(cls, "dynamic", False) and colour in COLOUR_MODELS:
+        return tuple(COLOUR_MODELS[colour].param_names) + tuple(cls.motion_names)
+    return tuple(cls.param_names)
 
 
 def _mask_class(name: str):
@@ -470,16 +493,52 @@ COMPRESSION_PRESETS: dict[str, dict[str, Any]] = {
         "codec_preset": "default",
     },
 }
+# The compression presets of dynamic scenes (chosen when the dataset is dynamic), with the
+# same names: the dynamic codec (gscc.codec.dynamic_config's preset of ``codec_preset``)
+# writes the run's scene.gsc.
+DYNAMIC_COMPRESSION_PRESETS: dict[str, dict[str, Any]] = {
+    "none": {},
+    # the baseline: no compression in the loop; the dynamic gsplat-png codec (16-bit PNG planes)
+    "gsplat-png": {"codec_preset": "gsplat-png"},
+    # Dynamic GSCodec: Spacetime Gaussians with STG's feature colour (features + MLP) and
+    # STG's density control; from half-way uniform-noise quantization at the dynamic
+    # codec's bit depths of every per-splat attribute but positions (its static ones and
+    # its motion planes), a factorized entropy model per attribute and its rate term; the
+    # learnable motion mask (the codec's static splats); the dynamic default codec with the
+    # learned distributions for ANS. For SH colour (colour=sh) add the SH mask:
+    # mask=learnable,motion.
+    "gscodec": {
+        "representation": "stg",
+        "strategy": "stg",
+        "colour": "features",
+        "quantizer": "noise",
+        "simulate": "scales,quats,opacities,sh0,features,motion,omega,t_center,t_scale,coeffs",
+        "simulate_start": 0.5,
+        "entropy_model": "factorized",
+        "rate_lambda": 0.0005,  # the static preset's value
+        "entropy_start": 0.5,
+        "rate_samples": 8192,
+        "mask": "motion",
+        "mask_options": {
+            "motion": {"start_step": 0.5, "end_step": 0.9, "hard_step": 0.9},
+            "learnable": {"start_step": 0.5, "end_step": 0.9, "hard_step": 0.9},
+            "gradient": {"start_step": 0.6, "interval": 0.15, "stop_step": 0.9},
+        },
+        "codec_preset": "default",
+    },
+}
 _FRACTION_KEYS = ("simulate_start", "entropy_start")
 _MASK_FRACTION_KEYS = ("start_step", "end_step", "hard_step", "interval", "stop_step")
 
 
-def compression_overrides(name: str, iterations: int) -> dict[str, Any]:
-    """The config values of compression preset ``name`` for a run of ``iterations`` steps."""
+def compression_overrides(name: str, iterations: int, dynamic: bool = False) -> dict[str, Any]:
+    """The config values of compression preset ``name`` (of dynamic scenes when
+    ``dynamic``) for a run of ``iterations`` steps."""
+    presets = DYNAMIC_COMPRESSION_PRESETS if dynamic else COMPRESSION_PRESETS
     try:
-        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in COMPRESSION_PRESETS[name].items()}
+        values = {k: (dict(v) if isinstance(v, dict) else v) for k, v in presets[name].items()}
     except KeyError:
-        raise InputError(f"unknown compression preset {name!r}; choose from {', '.join(COMPRESSION_PRESETS)}") from None
+        raise InputError(f"unknown compression preset {name!r}; choose from {', '.join(presets)}") from None
     for key in _FRACTION_KEYS:
         if key in values:
             values[key] = int(round(values[key] * iterations))
@@ -586,12 +645,17 @@ def apply_assignments(values: dict[str, Any], pairs: list[tuple[str, str]]) -> d
             chosen = values.get(kind, getattr(TrainConfig, kind))
             if chosen == "none":
                 raise InputError(f"{nested[0][0]}: no {kind} is chosen; set {kind}=NAME first")
-            types = component_field_types(lookup(chosen))
+            # several masks: a setting applies to each chosen one that has it
+            components = mask_names(chosen) if kind == "mask" else (chosen,)
+            types = {component: component_field_types(lookup(component)) for component in components}
             for key, text in nested:
                 name = key[len(prefix):]
-                if name not in types:
-                    raise InputError(f"unknown {chosen} {kind} setting {name!r}; choose from {', '.join(types)}")
-                options.setdefault(chosen, {})[name] = parse_value(text, types[name], key)
+                targets = [component for component in components if name in types[component]]
+                if not targets:
+                    fields = sorted({f for t in types.values() for f in t})
+                    raise InputError(f"unknown {chosen} {kind} setting {name!r}; choose from {', '.join(fields)}")
+                for component in targets:
+                    options.setdefault(component, {})[name] = parse_value(text, types[component][name], key)
         values[options_key] = options
     return values
 
@@ -619,7 +683,7 @@ def build_config(
         for key, text in parse_assignments(assignments or []):
             if key == "iterations":  # the fractions of the compression preset are of the final count
                 iterations = parse_value(text, int, key)
-        extra = compression_overrides(compression, int(iterations))
+        extra = compression_overrides(compression, int(iterations), dynamic)
         mask_options = extra.pop("mask_options", None)
         values.update(extra)
         if mask_options:

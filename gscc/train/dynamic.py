@@ -24,9 +24,11 @@ import torch
 
 from .. import model as models
 from ..data import random_points
+from ..codec.dynamic_config import DEFAULT_FPS
 from ..errors import InputError
 from ..eval.metrics import psnr, ssim
 from .dynamic_outputs import export_dynamic_run, frame_scores
+from .outputs import scene_renderer
 from .trainer import Trainer
 
 
@@ -90,9 +92,11 @@ class DynamicTrainer(Trainer):
         return super().render_frame(frame, step, params, time=float(frame.time), **options)
 
     @torch.no_grad()
-    def score(self, render_fn, frames: list, *, final: bool = False) -> dict:
+    def score(self, render_fn, frames: list, *, final: bool = False, keep: Optional[bool] = None) -> dict:
         """PSNR/SSIM per test camera and frame (see :func:`.dynamic_outputs.frame_scores`);
-        the final evaluation keeps its renders (uint8) for the videos."""
+        the final evaluation scores every frame and keeps its renders (uint8) for the
+        videos (``keep``: whether to keep them, default ``final``)."""
+        keep = final if keep is None else keep
         if not final:
             numbers = sorted({int(f.frame) for f in frames})
             kept = set(numbers[:: self.config.eval_frame_stride])
@@ -103,7 +107,7 @@ class DynamicTrainer(Trainer):
             target = self.target(frame).cpu()
             value = psnr(image, target)
             rows.append({"psnr": value if np.isfinite(value) else None, "ssim": ssim(image, target)})
-            if final:
+            if keep:
                 self.final_renders[id(frame)] = np.round(image.numpy() * 255.0).astype(np.uint8)
         return frame_scores(frames, rows)
 
@@ -114,8 +118,26 @@ class DynamicTrainer(Trainer):
         summary["fps"] = float(getattr(self.dataset, "fps", 0) or 0) or None
         return summary
 
+    @property
+    def scene_fps(self) -> float:
+        """The frame rate of the segment's duration (bitrates): the dataset's, else 30."""
+        return float(getattr(self.dataset, "fps", 0) or 0) or DEFAULT_FPS
+
+    @torch.no_grad()
+    def decoded_scores(self, decoded) -> Optional[dict]:
+        """Scores of decoded dynamic splats (the run's scene.gsc) at every test frame, rendered
+        as the file describes them with the evaluation's near plane."""
+        if not self.test_frames:
+            return None
+
+        def fn(frame) -> torch.Tensor:
+            static = decoded.at(float(frame.time))
+            return scene_renderer(static, self.background, self.config.backend, self.device, self.eval_near)(frame)
+
+        return self.score(fn, self.test_frames, final=True, keep=False)
+
     def finish(self) -> dict:
-        """Write splats.ply, scene.splatv, metrics.json, videos/ and renders/."""
+        """Write splats.ply, scene.splatv, scene.gsc, metrics.json, videos/ and renders/."""
         scores = None
         if self.test_frames:
             entry = self.evaluate(final=True)
@@ -124,8 +146,12 @@ class DynamicTrainer(Trainer):
         with torch.no_grad():
             final = self.compression.final_params(self.model.params)
             splats = self.model.export_dynamic(final)
+            distributions = self.compression.distributions(self.model.params)
         summary = self.summary()
         summary["parameter_count"] = parameter_count(self.model)
+        if self.compression.active:
+            summary["compression"] = self.compression.summary(self.model.params, self.last_bits)
+        start, end = frame_range_of(self.dataset)
         return export_dynamic_run(
             self.run_dir,
             splats,
@@ -137,6 +163,11 @@ class DynamicTrainer(Trainer):
             target=self.target,
             fps=self.config.video_fps or float(getattr(self.dataset, "fps", 0) or 30.0),
             render_count=self.config.test_renders,
+            codec=self.config.dynamic_codec_config(),
+            frame_count=end - start,
+            scene_fps=self.scene_fps,
+            distributions=distributions,
+            score_decoded=self.decoded_scores,
         )
 
     def evaluate(self, *, final: bool = False) -> dict:

@@ -6,9 +6,18 @@ and ``ckpt.pt``:
   ``basis_coeff_*`` and a ``motion_basis`` element; see :mod:`gscc.io.dynamic_ply`);
 - ``scene.splatv`` (``stg`` only: the format holds STG motion): for the splaTV web viewer,
   with the training cameras in its camera list (the first is where the viewer starts);
+- ``scene.gsc``: the segment coded by the dynamic encoder (gscc.codec.dynamic_encoder) with
+  the config's dynamic codec settings (``TrainConfig.dynamic_codec_config``) and, where
+  compression constrained an attribute's rate, its learned distribution;
 - ``metrics.json``: PSNR/SSIM per test camera and frame (``test.views``), their means
   (``test.mean``) and per-camera means (``test.cameras``), splat and parameter counts,
-  steps, training time, the periodic evaluations (``history``);
+  steps, training time, the periodic evaluations (``history``); the bitrates over the
+  segment's duration (``duration_seconds`` = frames / fps, the dataset's frame rate or 30):
+  ``raw`` (the float32 ``splats.ply``: ``bytes``, ``mbps``; ``parameter_bytes``: the trained
+  numbers as float32) and ``gsc`` (``bytes``, ``mbps``, decoded ``splat_count``, the codec
+  settings, the attributes given learned ``distributions`` and those the file codes with
+  them, ``learned`` (the encoder keeps the smaller of learned and image coding), and
+  ``test``: the decoded file's scores at every test camera and frame, as ``test``);
 - ``videos/CAMERA.mp4``: each test camera's renders over the segment's frames (a monocular
   capture's test views in time order: ``videos/test.mp4``);
 - ``renders/CAMERA_FRAME.png``: the first, middle and last frame of the first
@@ -23,12 +32,18 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..dynamic import DynamicSplats, STGMotion
+from ..codec.dynamic_decoder import decode_dynamic
+from ..codec.dynamic_encoder import encode_dynamic
+from ..codec.learned import is_learned
+from ..container import unpack
+from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..eval.render_views import to_uint8, write_png
 from ..eval.video import write_mp4
+from ..info import mbps
 from ..io import write_dynamic_ply, write_splatv
+from ..io.atomic import write_bytes_atomically
 from .evaluation import mean_scores
-from .outputs import METRICS_NAME, PLY_NAME, RENDERS_DIR, safe_name, write_json
+from .outputs import GSC_NAME, METRICS_NAME, PLY_NAME, RENDERS_DIR, safe_name, write_json
 
 SPLATV_NAME = "scene.splatv"
 VIDEOS_DIR = "videos"
@@ -91,14 +106,36 @@ def export_dynamic_run(
     target: Callable,
     fps: float,
     render_count: int,
+    codec,
+    frame_count: int,
+    scene_fps: float,
+    distributions: Optional[dict] = None,
+    score_decoded: Optional[Callable[[DynamicSplats], Optional[dict]]] = None,
 ) -> dict:
-    """Write the outputs listed in the module docstring; returns the metrics."""
+    """Write the outputs listed in the module docstring; returns the metrics. ``fps``: the
+    videos' frame rate; ``codec`` (a DynamicEncodeConfig) and ``distributions`` code
+    scene.gsc; ``frame_count`` / ``scene_fps``: the segment's duration;
+    ``score_decoded`` scores the decoded splats at the test frames."""
     folder = Path(folder)
     write_dynamic_ply(splats, folder / PLY_NAME)
     metrics = dict(summary)
     metrics["splat_count"] = splats.count
     metrics["motion"] = {"kind": splats.kind, **splats.motion.describe()}
     metrics["ply_bytes"] = (folder / PLY_NAME).stat().st_size
+    data = encode_dynamic(DynamicScene.single(splats, fps=scene_fps, frame_count=frame_count), codec,
+                          distributions or None)
+    write_bytes_atomically(folder / GSC_NAME, data)
+    decoded = decode_dynamic(data).segments[0].splats
+    duration = frame_count / scene_fps
+    metrics["duration_seconds"] = duration
+    metrics["raw"] = {"bytes": metrics["ply_bytes"], "mbps": mbps(metrics["ply_bytes"], duration)}
+    if "parameter_count" in summary:
+        metrics["raw"]["parameter_bytes"] = 4 * int(summary["parameter_count"])
+    metrics["gsc"] = {"bytes": len(data), "mbps": mbps(len(data), duration), "splat_count": decoded.count,
+                      "distributions": sorted(distributions or {}), "learned": learned_planes(data),
+                      "codec": codec.to_dict()}
+    if score_decoded is not None:
+        metrics["gsc"]["test"] = score_decoded(decoded)
     if isinstance(splats.motion, STGMotion):
         cameras = [splatv_camera(c, i) for i, c in enumerate(distinct_cameras(train_frames))]
         write_splatv(splats, folder / SPLATV_NAME, cameras=cameras)
@@ -110,6 +147,13 @@ def export_dynamic_run(
         metrics["renders"] = write_frame_pairs(folder / RENDERS_DIR, groups, renders, target, render_count)
     write_json(folder / METRICS_NAME, metrics)
     return metrics
+
+
+def learned_planes(data: bytes) -> list[str]:
+    """The attributes a dynamic file codes with a learned distribution (in any segment)."""
+    header = unpack(data, select=lambda header: set()).header
+    return sorted({name for segment in header["segments"] for name, entry in segment["attributes"].items()
+                   if is_learned(entry.get("coding"))})
 
 
 def write_videos(folder: Path, groups: dict[str, list], renders: dict[int, np.ndarray], fps: float) -> list[str]:

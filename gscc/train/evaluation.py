@@ -20,12 +20,16 @@ from ..splats import SplatSet
 RenderFn = Callable[[Frame], torch.Tensor]  # a frame to its (H, W, 3) render
 
 
-def splat_renderer(splats: SplatSet, background, backend: str, device: torch.device) -> RenderFn:
-    """Renders of a SplatSet (e.g. the exported or decoded splats) with all its SH."""
+def splat_renderer(
+    splats: SplatSet, background, backend: str, device: torch.device, near: Optional[float] = None
+) -> RenderFn:
+    """Renders of a SplatSet (e.g. the exported or decoded splats) with all its SH
+    (``near``: the near plane, default the renderer's)."""
     gaussians = Gaussians.from_splats(splats, device=device)
+    options = {} if near is None else {"near": near}
 
     def fn(frame: Frame) -> torch.Tensor:
-        return render(gaussians, frame.camera, backend=backend, background=background).image
+        return render(gaussians, frame.camera, backend=backend, background=background, **options).image
 
     return fn
 

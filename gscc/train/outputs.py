@@ -68,20 +68,24 @@ def write_renders(folder: Path, render_fn: RenderFn, frames: list[Frame]) -> lis
     return written
 
 
-def scene_renderer(scene: SplatSet | FeatureSplats, background, backend: str, device: torch.device) -> RenderFn:
+def scene_renderer(
+    scene: SplatSet | FeatureSplats, background, backend: str, device: torch.device, near: Optional[float] = None
+) -> RenderFn:
     """Renders of a decoded scene as its file describes it: SH splats as they are; an
     MLP-coloured scene (format 1.1) as the feature model renders it (features blended per
-    pixel, then the colour MLP), not through its baked SH."""
+    pixel, then the colour MLP), not through its baked SH (``near``: the near plane,
+    default the renderer's)."""
     if isinstance(scene, SplatSet):
-        return splat_renderer(scene, background, backend, device)
+        return splat_renderer(scene, background, backend, device, near)
     from ..model.features import FeatureModel
 
     model = FeatureModel.from_scene(scene)
     model.params.to(device)
     model.decoder.to(device)
+    options = {} if near is None else {"near": near}
 
     def fn(frame: Frame) -> torch.Tensor:
-        return model.render(frame.camera, 0, background=background, backend=backend).image
+        return model.render(frame.camera, 0, background=background, backend=backend, **options).image
 
     return fn
 

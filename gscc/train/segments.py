@@ -20,7 +20,11 @@ frame f to local time (f - a) / (b - a - 1); the spans are by frame count, so
 ``DynamicScene.at`` at global t = (f - START) / (END - START) shows frame f at local time
 (f - a) / (b - a), less than one frame interval from the time it was trained at — and, with several segments,
 ``metrics.json`` with each segment's summary and the means over every test camera and
-frame of all segments, and ``videos/CAMERA.mp4``, the segments' videos joined.
+frame of all segments, ``scene.gsc``: the segments' own ``scene.gsc`` files joined into one
+dynamic file of every segment (gscc.codec.dynamic_encoder.join_dynamic: the same bytes per
+segment), the bitrates over the whole range (``raw`` and ``gsc``: total bytes of all
+segments, total bits / total duration in ``mbps``; the decoded file's scores over every test
+camera and frame in ``gsc.test``), and ``videos/CAMERA.mp4``, the segments' videos joined.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .dynamic import DynamicTrainer
 from .evaluation import mean_scores
-from .outputs import METRICS_NAME, PLY_NAME, write_json
+from .outputs import GSC_NAME, METRICS_NAME, PLY_NAME, write_json
 from .trainer import CHECKPOINT_NAME, CONFIG_NAME, prepare_run_dir
 
 SCENE_NAME = "scene.json"
@@ -224,7 +228,9 @@ def write_run_outputs(run_dir: Path, ranges: list[tuple[int, int]], config: Trai
         "segments": [
             {"frames": s["frames"], "dir": str(Path(s["ply"]).parent), "splat_count": m.get("splat_count"),
              "parameter_count": m.get("parameter_count"), "iterations": m.get("iterations"),
-             "training_seconds": m.get("training_seconds"), "test": m.get("test", {}).get("mean")}
+             "training_seconds": m.get("training_seconds"), "test": m.get("test", {}).get("mean"),
+             "raw_mbps": m.get("raw", {}).get("mbps"), "gsc_mbps": m.get("gsc", {}).get("mbps"),
+             "gsc_test": (m.get("gsc", {}).get("test") or {}).get("mean")}
             for s, m in zip(segments, metrics)
         ],
         "splat_count": sum(m.get("splat_count", 0) for m in metrics),
@@ -232,9 +238,35 @@ def write_run_outputs(run_dir: Path, ranges: list[tuple[int, int]], config: Trai
         "training_seconds": sum(m.get("training_seconds", 0.0) for m in metrics),
         "test": {"views": views, "mean": mean_scores(views)},
     }
+    summary.update(join_gsc(run_dir, ranges, metrics))
     summary["videos"] = join_videos(run_dir, ranges, metrics[0].get("fps") or 30.0)
     write_json(run_dir / METRICS_NAME, summary)
     return summary
+
+
+def join_gsc(run_dir: Path, ranges: list[tuple[int, int]], metrics: list[dict]) -> dict:
+    """Write the run's ``scene.gsc`` (every segment's, joined) and return the run-level
+    bitrates: ``duration_seconds``, ``raw`` and ``gsc`` (total bits / total duration)."""
+    from ..codec.dynamic_encoder import join_dynamic
+    from ..info import mbps
+    from ..io.atomic import write_bytes_atomically
+
+    paths = [segment_dir(run_dir, i, len(ranges)) / GSC_NAME for i in range(len(ranges))]
+    if not all(p.is_file() for p in paths) or not all("gsc" in m and "raw" in m for m in metrics):
+        return {}  # segments finished by an earlier gscc, which wrote no scene.gsc
+    start, end = ranges[0][0], ranges[-1][1]
+    duration = sum(float(m["duration_seconds"]) for m in metrics)
+    files = [p.read_bytes() for p in paths]
+    spans = [((a - start) / (end - start), (b - start) / (end - start)) for a, b in ranges]
+    data = join_dynamic(files, spans, fps=(end - start) / duration, frame_count=end - start)
+    write_bytes_atomically(run_dir / GSC_NAME, data)
+    raw = sum(int(m["raw"]["bytes"]) for m in metrics)
+    gsc: dict = {"bytes": len(data), "mbps": mbps(len(data), duration),
+                 "splat_count": sum(int(m["gsc"]["splat_count"]) for m in metrics)}
+    views = [v for m in metrics for v in (m["gsc"].get("test") or {}).get("views", [])]
+    if views:
+        gsc["test"] = {"views": views, "mean": mean_scores(views)}
+    return {"duration_seconds": duration, "raw": {"bytes": raw, "mbps": mbps(raw, duration)}, "gsc": gsc}
 
 
 def join_videos(run_dir: Path, ranges: list[tuple[int, int]], fps: float) -> list[str]:

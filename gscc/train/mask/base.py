@@ -60,6 +60,11 @@ class Mask:
         """The prefix of this mask's entry names: ``sh`` for ``shN``, else the attribute."""
         return "sh" if self.attribute == "shN" else self.attribute
 
+    def attributes(self, names) -> tuple[str, ...]:
+        """The per-splat entries among ``names`` this mask acts on (none: it cannot act on
+        a representation with these entries)."""
+        return (self.attribute,) if self.attribute in names else ()
+
     # ---- the interface -----------------------------------------------------------------
 
     def init_params(self, params: Params) -> dict[str, tuple[Tensor, float]]:
@@ -88,6 +93,17 @@ class Mask:
     def kept_fraction(self, params: Params) -> float:
         """The fraction of splats whose attribute :meth:`finalize` keeps (1.0 for none)."""
         return 1.0
+
+    def coded_rows(self, params: Params, name: str, step: Optional[int]) -> Optional[Tensor]:
+        """(N,) bool: the splats whose entry ``name`` the codec will code at all (a mask the
+        codec turns into a plane that leaves the others out), or None (this mask does not
+        say). ``step`` None: at export. Compression fits the quantization grid to them."""
+        return None
+
+    def rate_weights(self, params: Params, name: str, step: int) -> Optional[Tensor]:
+        """(N,) differentiable weights of each splat's entry ``name`` in the rate term (a
+        splat the codec leaves out costs nothing), or None (every splat counts fully)."""
+        return None
 
     # ---- helpers for subclasses --------------------------------------------------------
 
