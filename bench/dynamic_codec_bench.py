@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from gscc.cameras import Camera, load_cameras
+from gscc.cameras.splatv import camera_from_splatv
 from gscc.codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES, DYNAMIC_PRESETS, DynamicEncodeConfig
 from gscc.codec.dynamic_decoder import decode_dynamic
 from gscc.codec.dynamic_encoder import encode_dynamic_tracked
@@ -74,18 +75,10 @@ def compact() -> DynamicEncodeConfig:
                                                      opacity_bits=6, color_bits=7, motion_window=2.0)
 
 
-def header_camera(path: Path, width: int) -> list[Camera]:
-    """The `.splatv` header's first camera (OpenCV camera-to-world), scaled to ``width``."""
-    cameras = read_splatv_cameras(path)
-    if not cameras:
-        return []
-    c = cameras[0]
-    c2w = np.eye(4)
-    c2w[:3, :3] = np.asarray(c["rotation"], np.float64)
-    c2w[:3, 3] = np.asarray(c["position"], np.float64)
-    camera = Camera(int(c["width"]), int(c["height"]), float(c["fx"]), float(c["fy"]), c["width"] / 2.0,
-                    c["height"] / 2.0, np.linalg.inv(c2w), name="header")
-    return [camera.scaled(width / camera.width)]
+def header_cameras(path: Path) -> list[Camera]:
+    """The `.splatv` header's cameras (full size; the encoder's contribution probe uses
+    them all)."""
+    return [camera_from_splatv(entry, f"{path.name}#{i}") for i, entry in enumerate(read_splatv_cameras(path))]
 
 
 def render_all(scene: DynamicScene, cameras: list[Camera], times: np.ndarray) -> list[np.ndarray]:
@@ -101,11 +94,12 @@ def bench_file(path: Path, points: dict, args) -> list[dict]:
         warnings.simplefilter("ignore")
         source = load_dynamic(path)
     scene = DynamicScene.single(source, fps=DEFAULT_FPS, frame_count=DEFAULT_FRAMES)
+    scene.extra["cameras"] = header_cameras(path)
     with tempfile.TemporaryDirectory() as tmp:
         write_dynamic_ply(source, Path(tmp) / "f32.ply")
         ply_bytes = (Path(tmp) / "f32.ply").stat().st_size
     splatv_bytes = 64 * source.count
-    cameras = header_camera(path, args.width)
+    cameras = [camera.scaled(args.width / camera.width) for camera in header_cameras(path)[:1]]
     if args.orbit:
         cameras += load_cameras(f"orbit:{args.orbit}", splats=source.at(0.5), width=args.width,
                                 height=args.width * 9 // 16)

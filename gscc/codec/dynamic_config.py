@@ -4,6 +4,7 @@ mask's tolerance, and the presets (one per static preset, same names)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from .config import PRESETS, EncodeConfig, checked_transforms
@@ -44,6 +45,12 @@ class DynamicEncodeConfig:
     time_bits: int = 10  # t_center
     time_scale_bits: int = 8  # t_scale
     static_motion: float = 1e-4
+    # Pruning by contribution (gscc.codec.contribution): splats whose peak blending weight
+    # over the probe views x times stays below this many pixels (of a 320-pixel-wide view)
+    # are dropped; the probe is the scene's own cameras plus ``contribution_views`` orbit
+    # cameras. 0 disables it (and the encoder then renders nothing).
+    prune_contribution: float = 0.0
+    contribution_views: int = 8
     # The motion window (gscc.codec.motion_window): motion coded times the splat's
     # half-window clip(motion_window * exp(t_scale), motion_window_floor, 1) to the power of
     # its degree (STG only; 0 disables it).
@@ -61,6 +68,10 @@ class DynamicEncodeConfig:
         for name in set(BITS_FIELDS.values()):
             if not 4 <= getattr(self, name) <= 16:
                 raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
+        if not (math.isfinite(self.prune_contribution) and self.prune_contribution >= 0.0):
+            raise ValueError("contribution pruning threshold must be a finite number of pixels >= 0")
+        if not 0 <= self.contribution_views <= 64:
+            raise ValueError("contribution views must lie in 0..64")
         if not 0.0 <= self.static_motion < 1.0:
             raise ValueError("static motion tolerance must lie in [0, 1)")
         object.__setattr__(self, "vq_planes", tuple(sorted(set(self.vq_planes))))

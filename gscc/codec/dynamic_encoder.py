@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np
 
 from .. import __version__
+from ..cameras import Camera
 from ..container import DYNAMIC_VERSION, Container, pack, pack_weights
 from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..dynamic.splats import normalised, sigmoid
 from ..splats import FeatureSplats
 from .attributes import ATTRIBUTES
+from .contribution import PROBE_TIMES, peak_contribution, probe_cameras
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_layout import LAYOUTS, motion_entry
 from .encoder import ExtraPlane, code_scene
@@ -53,13 +56,22 @@ def peak_opacity(splats: DynamicSplats, times: np.ndarray) -> np.ndarray:
     return sigmoid(splats.static.opacities) * splats.motion.visibility(times)
 
 
-def visible_mask(splats: DynamicSplats, config: DynamicEncodeConfig, times: np.ndarray) -> np.ndarray:
-    """Splats kept: peak opacity at least the threshold, and the static pruning's scale and
-    outlier rules. Never empty: the most visible splat stays."""
+def visible_mask(
+    splats: DynamicSplats, config: DynamicEncodeConfig, times: np.ndarray, cameras: Sequence[Camera] = ()
+) -> np.ndarray:
+    """Splats kept: peak opacity at least the threshold, the static pruning's scale and
+    outlier rules, and (when enabled) peak contribution to the probe views (``cameras``
+    plus orbit cameras) at least its threshold. Never empty: the most visible splat stays."""
     prune = config.static.prune
     keep = keep_mask(splats.static, dataclasses.replace(prune, opacity_threshold=0.0))
     peak = peak_opacity(splats, times)
     keep &= peak >= prune.opacity_threshold
+    if config.prune_contribution > 0 and keep.any():
+        index = np.flatnonzero(keep)
+        candidates = splats.subset(index)
+        probe = probe_cameras(candidates, cameras, config.contribution_views)
+        weight = peak_contribution(candidates, probe, np.linspace(0.0, 1.0, PROBE_TIMES))
+        keep[index[weight < config.prune_contribution]] = False
     if not keep.any():
         keep[int(np.argmax(peak))] = True
     return keep
@@ -117,10 +129,12 @@ def encode_segment(
     config: DynamicEncodeConfig,
     distributions: dict[str, LearnedSource],
     times: np.ndarray,
+    cameras: Sequence[Camera] = (),
 ) -> tuple[dict, np.ndarray]:
     """Add one segment's chunks to ``container``; return its header entry (without its
-    span) and, per decoded splat, its index in ``splats``."""
-    kept = np.flatnonzero(visible_mask(splats, config, times))
+    span) and, per decoded splat, its index in ``splats``. ``cameras``: the scene's own
+    views, probed by contribution pruning."""
+    kept = np.flatnonzero(visible_mask(splats, config, times, cameras))
     splats = splats.subset(kept) if len(kept) < splats.count else splats
     quats = next(a for a in ATTRIBUTES if a.name == "quats")
     splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
@@ -171,7 +185,7 @@ def encode_dynamic_tracked(
     for segment in scene.segments:
         frames = round((segment.end - segment.start) * scene.frame_count) if scene.frame_count else None
         entry, source = encode_segment(container, segment.splats, config, dict(distributions or {}),
-                                       sample_times(frames))
+                                       sample_times(frames), scene.extra.get("cameras", ()))
         segments.append({"start": float(segment.start), "end": float(segment.end), **entry})
         sources.append(source)
     scene_entry = {
@@ -199,5 +213,7 @@ def encode_dynamic(
 ) -> bytes:
     """Encode a dynamic scene (or one dynamic splat set: a single segment) into the bytes
     of a format 1.3 `.gsc` file. ``distributions`` as for the static encoder, keyed by
-    attribute name (static or motion planes)."""
+    attribute name (static or motion planes). ``scene.extra["cameras"]`` (a list of
+    :class:`gscc.cameras.Camera`, e.g. a `.splatv` header's), when present, joins the
+    probe views of contribution pruning."""
     return encode_dynamic_tracked(scene, config, distributions).data
