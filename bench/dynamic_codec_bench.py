@@ -28,14 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from gscc.cameras import Camera, load_cameras
-from gscc.cameras.splatv import camera_from_splatv
+from gscc.cameras.splatv import splatv_cameras
 from gscc.codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES, DYNAMIC_PRESETS, DynamicEncodeConfig
 from gscc.codec.dynamic_decoder import decode_dynamic
 from gscc.codec.dynamic_encoder import encode_dynamic_tracked
 from gscc.dynamic import DynamicScene
 from gscc.eval.render_views import Renderer
 from gscc.io import load_dynamic, write_dynamic_ply
-from gscc.io.splatv import read_splatv_cameras
 from gscc.eval.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +46,8 @@ PSNR_CAP = 100.0  # identical renders
 
 
 def rd_points() -> dict[str, DynamicEncodeConfig]:
-    """The presets, then the default preset with one setting changed."""
+    """The presets, then the default preset with one setting changed, the compact points
+    and the contribution-pruning points."""
     points = dict(DYNAMIC_PRESETS)
     base = DYNAMIC_PRESETS["default"]
     points["default-m8"] = base.with_overrides(motion_bits=8)
@@ -63,6 +63,14 @@ def rd_points() -> dict[str, DynamicEncodeConfig]:
     points["compact-prune0.03"] = compact().with_overrides(opacity_threshold=0.03)
     points["compact-m7-prune0.03"] = compact().with_overrides(motion_bits=7, opacity_threshold=0.03)
     points["compact-m7-s9-prune0.03"] = compact().with_overrides(motion_bits=7, scale_bits=9, opacity_threshold=0.03)
+    # pruning by contribution (peak blending weight in pixels of a 320-pixel probe view)
+    points["default-contrib0.02"] = base.with_overrides(prune_contribution=0.02)
+    points["default-contrib0.05"] = base.with_overrides(prune_contribution=0.05)
+    points["small-contrib0.07"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.07)
+    points["small-m10"] = DYNAMIC_PRESETS["small"].with_overrides(motion_bits=10)
+    points["small-contrib0.2"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.2)
+    points["compact-m7-contrib0.07"] = compact().with_overrides(motion_bits=7, opacity_threshold=0.0,
+                                                                  prune_contribution=0.07)
     return points
 
 
@@ -73,12 +81,6 @@ def compact() -> DynamicEncodeConfig:
     --time-bits 8 --motion-window 2` plus 6-bit opacities and 7-bit colours."""
     return DYNAMIC_PRESETS["default"].with_overrides(position_bits=14, motion_bits=8, omega_bits=10, time_bits=8,
                                                      opacity_bits=6, color_bits=7, motion_window=2.0)
-
-
-def header_cameras(path: Path) -> list[Camera]:
-    """The `.splatv` header's cameras (full size; the encoder's contribution probe uses
-    them all)."""
-    return [camera_from_splatv(entry, f"{path.name}#{i}") for i, entry in enumerate(read_splatv_cameras(path))]
 
 
 def render_all(scene: DynamicScene, cameras: list[Camera], times: np.ndarray) -> list[np.ndarray]:
@@ -94,12 +96,12 @@ def bench_file(path: Path, points: dict, args) -> list[dict]:
         warnings.simplefilter("ignore")
         source = load_dynamic(path)
     scene = DynamicScene.single(source, fps=DEFAULT_FPS, frame_count=DEFAULT_FRAMES)
-    scene.extra["cameras"] = header_cameras(path)
+    scene.extra["cameras"] = splatv_cameras(path)  # the encoder's contribution probe sees them
     with tempfile.TemporaryDirectory() as tmp:
         write_dynamic_ply(source, Path(tmp) / "f32.ply")
         ply_bytes = (Path(tmp) / "f32.ply").stat().st_size
     splatv_bytes = 64 * source.count
-    cameras = [camera.scaled(args.width / camera.width) for camera in header_cameras(path)[:1]]
+    cameras = [camera.scaled(args.width / camera.width) for camera in splatv_cameras(path)[:1]]
     if args.orbit:
         cameras += load_cameras(f"orbit:{args.orbit}", splats=source.at(0.5), width=args.width,
                                 height=args.width * 9 // 16)

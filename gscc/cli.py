@@ -203,6 +203,10 @@ def _encode_dynamic_file(
     from .io.atomic import write_bytes_atomically
 
     scene = DynamicScene.single(load_dynamic(source), fps=fps or DEFAULT_FPS, frame_count=frames or DEFAULT_FRAMES)
+    if config.prune_contribution > 0 and source.suffix.lower() == ".splatv":
+        from .cameras.splatv import splatv_cameras
+
+        scene.extra["cameras"] = splatv_cameras(source)  # the views contribution pruning probes
     start = time.perf_counter()
     data = encode_dynamic(scene, config)
     seconds = time.perf_counter() - start
@@ -231,6 +235,7 @@ def encode(
     time_scale_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits of the temporal scale."),
     static_motion: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Dynamic: splats moving less than this fraction of the scene code no motion (0: off)."),
     motion_window: Optional[float] = typer.Option(None, min=0.0, max=1e6, help="Dynamic (STG): code motion over each splat's visibility half-window, this many temporal scales (0: off)."),
+    prune_contribution: Optional[float] = typer.Option(None, min=0.0, max=1e6, help="Dynamic: drop splats that never paint this many pixels of a 320-pixel view (the .splatv's cameras and orbit views, over time; 0: off)."),
     fps: Optional[float] = typer.Option(None, min=0.001, max=1000.0, help="Dynamic: the frame rate (a .splatv records none) [default: 30]."),
     frames: Optional[int] = typer.Option(None, min=1, help="Dynamic: the frames the model spans [default: 50]."),
     target_psnr: Optional[float] = typer.Option(
@@ -261,7 +266,8 @@ def encode(
         seed=seed,
     )
     dynamic = dict(motion_bits=motion_bits, omega_bits=omega_bits, time_bits=time_bits,
-                   time_scale_bits=time_scale_bits, static_motion=static_motion, motion_window=motion_window)
+                   time_scale_bits=time_scale_bits, static_motion=static_motion, motion_window=motion_window,
+                   prune_contribution=prune_contribution)
     if is_dynamic_file(source):
         from .codec.dynamic_config import dynamic_preset
 
