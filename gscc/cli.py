@@ -148,7 +148,8 @@ def _quality_line(quality: dict) -> str:
     achieved = "identical renders" if psnr is None else f"render PSNR {psnr:.2f} dB"
     return (
         f"quality: {achieved} against the input (target {quality.get('target_psnr', '?')} dB, "
-        f"{quality.get('views', '?')} orbit views at {quality.get('width', '?')}x{quality.get('height', '?')})"
+        f"{quality.get('views', '?')} {quality.get('cameras', 'orbit')} views at {quality.get('width', '?')}x{quality.get('height', '?')}"
+        + (f" x {quality['times']} times)" if "times" in quality else ")")
     )
 
 
@@ -193,7 +194,8 @@ def _encode_file(source: Path, output: Path, config, force: bool, target_psnr: O
 
 
 def _encode_dynamic_file(
-    source: Path, output: Path, config, fps: Optional[float], frames: Optional[int], force: bool
+    source: Path, output: Path, config, fps: Optional[float], frames: Optional[int], force: bool,
+    target_psnr: Optional[float] = None,
 ) -> tuple[dict, float]:
     from .codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES
     from .codec.dynamic_encoder import encode_dynamic
@@ -203,12 +205,18 @@ def _encode_dynamic_file(
     from .io.atomic import write_bytes_atomically
 
     scene = DynamicScene.single(load_dynamic(source), fps=fps or DEFAULT_FPS, frame_count=frames or DEFAULT_FRAMES)
-    if config.prune_contribution > 0 and source.suffix.lower() == ".splatv":
+    if (config.prune_contribution > 0 or target_psnr is not None) and source.suffix.lower() == ".splatv":
         from .cameras.splatv import splatv_cameras
 
-        scene.extra["cameras"] = splatv_cameras(source)  # the views contribution pruning probes
+        scene.extra["cameras"] = splatv_cameras(source)  # views the pruning and the quality probe see
     start = time.perf_counter()
-    data = encode_dynamic(scene, config)
+    if target_psnr is None:
+        data = encode_dynamic(scene, config)
+    else:
+        from .codec.dynamic_target import encode_dynamic_for_psnr
+
+        with _EncodeProgress() as progress:
+            data = encode_dynamic_for_psnr(scene, config, target_psnr, progress=progress).encoded.data
     seconds = time.perf_counter() - start
     write_bytes_atomically(output, data, overwrite=force)
     return summarize(data), seconds
@@ -271,10 +279,10 @@ def encode(
     if is_dynamic_file(source):
         from .codec.dynamic_config import dynamic_preset
 
-        if target_psnr is not None:
-            _fail("--target-psnr applies to static inputs only for now")
+        if target_psnr is not None and prune_contribution is not None:
+            _fail("give --target-psnr or --prune-contribution, not both (the target chooses the pruning)")
         config = dynamic_preset(preset.value).with_overrides(**overrides, **dynamic)
-        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames, force)
+        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames, force, target_psnr)
         console.print(_dynamic_line(summary), soft_wrap=True)
     else:
         given = [name for name, value in {**dynamic, "fps": fps, "frames": frames}.items() if value is not None]

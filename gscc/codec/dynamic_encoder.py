@@ -57,20 +57,31 @@ def peak_opacity(splats: DynamicSplats, times: np.ndarray) -> np.ndarray:
 
 
 def visible_mask(
-    splats: DynamicSplats, config: DynamicEncodeConfig, times: np.ndarray, cameras: Sequence[Camera] = ()
+    splats: DynamicSplats,
+    config: DynamicEncodeConfig,
+    times: np.ndarray,
+    cameras: Sequence[Camera] = (),
+    memo: Optional[dict] = None,
 ) -> np.ndarray:
     """Splats kept: peak opacity at least the threshold, the static pruning's scale and
     outlier rules, and (when enabled) peak contribution to the probe views (``cameras``
-    plus orbit cameras) at least its threshold. Never empty: the most visible splat stays."""
+    plus orbit cameras) at least its threshold. Never empty: the most visible splat stays.
+    ``memo``: a dict the contributions are kept in for encodes of the same splats that
+    differ in the contribution threshold only (rendered once)."""
     prune = config.static.prune
     keep = keep_mask(splats.static, dataclasses.replace(prune, opacity_threshold=0.0))
     peak = peak_opacity(splats, times)
     keep &= peak >= prune.opacity_threshold
     if config.prune_contribution > 0 and keep.any():
         index = np.flatnonzero(keep)
-        candidates = splats.subset(index)
-        probe = probe_cameras(candidates, cameras, config.contribution_views)
-        weight = peak_contribution(candidates, probe, np.linspace(0.0, 1.0, PROBE_TIMES))
+        key = (id(splats), config.contribution_views, index.tobytes())
+        weight = None if memo is None else memo.get(key)
+        if weight is None:
+            candidates = splats.subset(index)
+            probe = probe_cameras(candidates, cameras, config.contribution_views)
+            weight = peak_contribution(candidates, probe, np.linspace(0.0, 1.0, PROBE_TIMES))
+            if memo is not None:
+                memo[key] = weight
         keep[index[weight < config.prune_contribution]] = False
     if not keep.any():
         keep[int(np.argmax(peak))] = True
@@ -130,11 +141,12 @@ def encode_segment(
     distributions: dict[str, LearnedSource],
     times: np.ndarray,
     cameras: Sequence[Camera] = (),
+    memo: Optional[dict] = None,
 ) -> tuple[dict, np.ndarray]:
     """Add one segment's chunks to ``container``; return its header entry (without its
     span) and, per decoded splat, its index in ``splats``. ``cameras``: the scene's own
     views, probed by contribution pruning."""
-    kept = np.flatnonzero(visible_mask(splats, config, times, cameras))
+    kept = np.flatnonzero(visible_mask(splats, config, times, cameras, memo))
     splats = splats.subset(kept) if len(kept) < splats.count else splats
     quats = next(a for a in ATTRIBUTES if a.name == "quats")
     splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
@@ -172,8 +184,10 @@ def encode_dynamic_tracked(
     scene: DynamicScene | DynamicSplats,
     config: DynamicEncodeConfig = DynamicEncodeConfig(),
     distributions: dict[str, LearnedSource] | None = None,
+    memo: Optional[dict] = None,
 ) -> DynamicEncoded:
-    """Like :func:`encode_dynamic`, also telling where each decoded splat came from."""
+    """Like :func:`encode_dynamic`, also telling where each decoded splat came from.
+    ``memo``: see :func:`visible_mask` (the same scene object for every encode)."""
     if isinstance(scene, DynamicSplats):
         scene = DynamicScene.single(scene)
     first = scene.segments[0].splats
@@ -185,7 +199,7 @@ def encode_dynamic_tracked(
     for segment in scene.segments:
         frames = round((segment.end - segment.start) * scene.frame_count) if scene.frame_count else None
         entry, source = encode_segment(container, segment.splats, config, dict(distributions or {}),
-                                       sample_times(frames), scene.extra.get("cameras", ()))
+                                       sample_times(frames), scene.extra.get("cameras", ()), memo)
         segments.append({"start": float(segment.start), "end": float(segment.end), **entry})
         sources.append(source)
     scene_entry = {
