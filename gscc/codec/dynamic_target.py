@@ -27,12 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..container import pack, unpack
 from ..dynamic import DynamicScene, DynamicSplats
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_decoder import decode_dynamic
 from .dynamic_encoder import DynamicEncoded, encode_dynamic_tracked
-from .target import PROBE_BACKEND, PROBE_SIZE, PROBE_VIEWS, pooled_psnr
+from .target import PROBE_BACKEND, PROBE_SIZE, PROBE_VIEWS, pooled_error, pooled_psnr, with_quality
 
 __all__ = ["CONTRIBUTION_LEVELS", "DynamicQualityProbe", "DynamicTargetResult", "encode_dynamic_for_psnr"]
 
@@ -75,8 +74,7 @@ class DynamicQualityProbe:
 
     def squared_error(self, scene: DynamicScene) -> float:
         """Mean squared pixel error of ``scene``'s renders against the reference's."""
-        images = self._render(scene)
-        return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(images, self.reference)]))
+        return pooled_error(self._render(scene), self.reference)
 
     def record(self) -> dict:
         """How the quality was measured, for the file's ``encoder`` map."""
@@ -137,12 +135,7 @@ def _finish(
     probe: DynamicQualityProbe, target_psnr: float, reached: bool,
 ) -> DynamicTargetResult:
     """The chosen file with its quality recorded in the encoder map (and its settings)."""
-    chosen = config.with_overrides(prune_contribution=level)
     psnr = pooled_psnr(error)
-    container = unpack(encoded.data)
-    container.header["encoder"]["quality"] = {
-        "target_psnr": float(target_psnr),
-        "psnr": float(psnr) if math.isfinite(psnr) else None,  # None: renders identical
-        **probe.record(),
-    }
-    return DynamicTargetResult(dataclasses.replace(encoded, data=pack(container)), chosen, psnr, reached)
+    data = with_quality(encoded.data, target_psnr, psnr, probe.record())
+    return DynamicTargetResult(dataclasses.replace(encoded, data=data), config.with_overrides(prune_contribution=level),
+                               psnr, reached)
