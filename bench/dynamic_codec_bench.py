@@ -13,7 +13,9 @@ orbit cameras around the splats at t = 0.5, each at ``--times`` times evenly spr
     .venv/bin/python bench/dynamic_codec_bench.py --files hanabi2 --points default,small --times 10
 
 Writes bench/results/dynamic_codec_bench.{json,md} and dynamic_codec_rd.png (matplotlib).
-Target (issue 11): <= 0.2x the .splatv bytes at >= 45 dB PSNR on every file.
+Target (issue 11): <= 0.2x the .splatv bytes at >= 45 dB PSNR on every file (mean over
+the cameras x times; the table also judges it on the worst render). The encoder's
+contribution pruning probes the `.splatv` header's cameras (given in the scene's extra).
 """
 
 from __future__ import annotations
@@ -150,27 +152,31 @@ def markdown(rows: list[dict]) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """PSNR against bytes, mean (the target's measure) and worst render side by side, each
+    file's Pareto front drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in dict.fromkeys(r["file"] for r in rows):
-        mine = [r for r in rows if r["file"] == name]
-        points = ax.scatter([r["ratio_splatv"] for r in mine], [r["psnr_min"] for r in mine], label=name, s=18)
-        front, best = [], -np.inf  # the points no smaller point beats
-        for r in sorted(mine, key=lambda r: r["ratio_splatv"]):
-            if r["psnr_min"] > best:
-                front.append(r)
-                best = r["psnr_min"]
-        ax.plot([r["ratio_splatv"] for r in front], [r["psnr_min"] for r in front], color=points.get_facecolor()[0], lw=1)
-    ax.axvline(TARGET_RATIO, color="grey", ls="--", lw=1)
-    ax.axhline(TARGET_PSNR, color="grey", ls="--", lw=1)
-    ax.set_xlabel("bytes / .splatv bytes (64 B per splat)")
-    ax.set_ylabel("PSNR against the source (dB, worst of cameras x times)")
-    ax.set_title("gscc dynamic codec: rate-distortion on STG models")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
+    for ax, key, title in ((axes[0], "psnr_mean", "mean"), (axes[1], "psnr_min", "worst")):
+        for name in dict.fromkeys(r["file"] for r in rows):
+            mine = [r for r in rows if r["file"] == name]
+            points = ax.scatter([r["ratio_splatv"] for r in mine], [r[key] for r in mine], label=name, s=18)
+            front, best = [], -np.inf  # the points no smaller point beats
+            for r in sorted(mine, key=lambda r: r["ratio_splatv"]):
+                if r[key] > best:
+                    front.append(r)
+                    best = r[key]
+            ax.plot([r["ratio_splatv"] for r in front], [r[key] for r in front], color=points.get_facecolor()[0], lw=1)
+        ax.axvline(TARGET_RATIO, color="grey", ls="--", lw=1)
+        ax.axhline(TARGET_PSNR, color="grey", ls="--", lw=1)
+        ax.set_xlabel("bytes / .splatv bytes (64 B per splat)")
+        ax.set_ylabel(f"PSNR against the source (dB, {title} of cameras x times)")
+        ax.set_title(f"{title} render PSNR")
+    axes[0].legend()
+    fig.suptitle("gscc dynamic codec: rate-distortion on STG models")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
