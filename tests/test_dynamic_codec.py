@@ -210,6 +210,8 @@ def test_contribution_probe_includes_the_scene_cameras() -> None:
     with_orbit = encode_dynamic_tracked(scene, config.with_overrides(contribution_views=4)).source_index[0]
     assert 0 < len(only_scene) < 150
     assert len(with_orbit) > 190
+    with pytest.raises(ValueError, match="probe views"):
+        encode_dynamic(source, config.with_overrides(contribution_views=0))  # no camera at all
 
 
 def test_every_static_preset_has_a_dynamic_preset() -> None:

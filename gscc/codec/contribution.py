@@ -31,9 +31,12 @@ PROBE_ELEVATION_DEG = 20.0  # orbit probe cameras' elevation
 
 def probe_cameras(splats: DynamicSplats, cameras: Sequence[Camera], views: int) -> list[Camera]:
     """The given cameras scaled to ``PROBE_WIDTH`` pixels across, then ``views`` orbit
-    cameras around the splats at mid-segment (16:9, ``PROBE_WIDTH`` across)."""
+    cameras around the splats at mid-segment (16:9, ``PROBE_WIDTH`` across). ValueError
+    when that makes no camera at all."""
     from ..cameras import load_cameras
 
+    if not cameras and views <= 0:
+        raise ValueError("pruning by contribution needs probe views: the scene's cameras or at least one orbit view")
     probe = [c.scaled(PROBE_WIDTH / c.width) for c in cameras]
     if views > 0:
         probe += load_cameras(f"orbit:{views},elevation={PROBE_ELEVATION_DEG:g}", splats=splats.at(0.5),

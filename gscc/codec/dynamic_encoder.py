@@ -12,8 +12,8 @@ Segments' chunks follow one another, so a file can be cut at segment boundaries.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
