@@ -6,7 +6,7 @@ On trained STG models most of what renders can spare is whole splats, not bits: 
 contribution (gscc.codec.contribution) halves a file at a few dB where lowering bit depths
 costs more per byte saved (bench/README.md, dynamic codec). So the search keeps the
 config's bit depths and tries pruning thresholds from ``CONTRIBUTION_LEVELS`` (pixels of
-a 320-pixel probe view): a binary search for the largest threshold whose file still
+a 320-pixel probe view, up to 5): a binary search for the largest threshold whose file still
 reaches the target (the error grows with the threshold), each threshold one encode (the
 contributions are rendered once) and one probe.
 
@@ -36,7 +36,7 @@ from .target import PROBE_BACKEND, PROBE_SIZE, PROBE_VIEWS, pooled_error, pooled
 __all__ = ["CONTRIBUTION_LEVELS", "DynamicQualityProbe", "DynamicTargetResult", "encode_dynamic_for_psnr"]
 
 # pruning thresholds the search tries (pixels of peak blending weight), weakest first
-CONTRIBUTION_LEVELS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
+CONTRIBUTION_LEVELS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0)
 PROBE_TIMES = 6
 
 
