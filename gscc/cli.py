@@ -149,7 +149,8 @@ def _quality_line(quality: dict) -> str:
     achieved = "identical renders" if psnr is None else f"render PSNR {psnr:.2f} dB"
     return (
         f"quality: {achieved} against the input (target {quality.get('target_psnr', '?')} dB, "
-        f"{quality.get('views', '?')} orbit views at {quality.get('width', '?')}x{quality.get('height', '?')})"
+        f"{quality.get('views', '?')} {quality.get('cameras', 'orbit')} views at {quality.get('width', '?')}x{quality.get('height', '?')}"
+        + (f" x {quality['times']} times)" if "times" in quality else ")")
     )
 
 
@@ -194,7 +195,8 @@ def _encode_file(source: Path, output: Path, config, force: bool, target_psnr: O
 
 
 def _encode_dynamic_file(
-    source: Path, output: Path, config, fps: Optional[float], frames: Optional[int], force: bool
+    source: Path, output: Path, config, fps: Optional[float], frames: Optional[int], force: bool,
+    target_psnr: Optional[float] = None,
 ) -> tuple[dict, float]:
     from .codec.dynamic_config import DEFAULT_FPS, DEFAULT_FRAMES
     from .codec.dynamic_encoder import encode_dynamic
@@ -204,8 +206,18 @@ def _encode_dynamic_file(
     from .io.atomic import write_bytes_atomically
 
     scene = DynamicScene.single(load_dynamic(source), fps=fps or DEFAULT_FPS, frame_count=frames or DEFAULT_FRAMES)
+    if (config.prune_contribution > 0 or target_psnr is not None) and source.suffix.lower() == ".splatv":
+        from .cameras.splatv import splatv_cameras
+
+        scene.extra["cameras"] = splatv_cameras(source)  # views the pruning and the quality probe see
     start = time.perf_counter()
-    data = encode_dynamic(scene, config)
+    if target_psnr is None:
+        data = encode_dynamic(scene, config)
+    else:
+        from .codec.dynamic_target import encode_dynamic_for_psnr
+
+        with _EncodeProgress() as progress:
+            data = encode_dynamic_for_psnr(scene, config, target_psnr, progress=progress).encoded.data
     seconds = time.perf_counter() - start
     write_bytes_atomically(output, data, overwrite=force)
     return summarize(data), seconds
@@ -232,6 +244,7 @@ def encode(
     time_scale_bits: Optional[int] = typer.Option(None, min=4, max=16, help="Dynamic: bits of the temporal scale."),
     static_motion: Optional[float] = typer.Option(None, min=0.0, max=0.999, help="Dynamic: splats moving less than this fraction of the scene code no motion (0: off)."),
     motion_window: Optional[float] = typer.Option(None, min=0.0, max=1e6, help="Dynamic (STG): code motion over each splat's visibility half-window, this many temporal scales (0: off)."),
+    prune_contribution: Optional[float] = typer.Option(None, min=0.0, max=1e6, help="Dynamic: drop splats that never paint this many pixels of a 320-pixel view (the .splatv's cameras and orbit views, over time; 0: off)."),
     fps: Optional[float] = typer.Option(None, min=0.001, max=1000.0, help="Dynamic: the frame rate (a .splatv records none) [default: 30]."),
     frames: Optional[int] = typer.Option(None, min=1, help="Dynamic: the frames the model spans [default: 50]."),
     target_psnr: Optional[float] = typer.Option(
@@ -262,14 +275,15 @@ def encode(
         seed=seed,
     )
     dynamic = dict(motion_bits=motion_bits, omega_bits=omega_bits, time_bits=time_bits,
-                   time_scale_bits=time_scale_bits, static_motion=static_motion, motion_window=motion_window)
+                   time_scale_bits=time_scale_bits, static_motion=static_motion, motion_window=motion_window,
+                   prune_contribution=prune_contribution)
     if is_dynamic_file(source):
         from .codec.dynamic_config import dynamic_preset
 
-        if target_psnr is not None:
-            _fail("--target-psnr applies to static inputs only for now")
+        if target_psnr is not None and prune_contribution is not None:
+            _fail("give --target-psnr or --prune-contribution, not both (the target chooses the pruning)")
         config = dynamic_preset(preset.value).with_overrides(**overrides, **dynamic)
-        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames, force)
+        summary, seconds = _encode_dynamic_file(source, output, config, fps, frames, force, target_psnr)
         console.print(_dynamic_line(summary), soft_wrap=True)
     else:
         given = [name for name, value in {**dynamic, "fps": fps, "frames": frames}.items() if value is not None]

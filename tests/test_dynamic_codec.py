@@ -164,6 +164,56 @@ def test_splats_never_visible_in_their_segment_are_pruned() -> None:
     assert len(kept) > 100
 
 
+def test_contributions_to_a_view_add_up_to_its_coverage() -> None:
+    # each splat's blending weight summed over pixels; over all splats: the rendered alpha
+    from gscc.cameras import load_cameras
+    from gscc.codec.contribution import peak_contribution
+    from gscc.render import render
+    from gscc.render.api import Gaussians
+
+    source = random_dynamic_splats(150, seed=11, sh_degree=0)
+    camera = load_cameras("orbit:1", splats=source.at(0.3), width=64, height=48)[0]
+    weight = peak_contribution(source, [camera], [0.3])
+    alpha = render(Gaussians.from_splats(source.at(0.3), device="cpu"), camera, backend="taichi").alpha
+    assert weight.min() >= 0.0
+    assert weight.sum() == pytest.approx(float(alpha.sum()), rel=1e-3)
+
+
+def test_splats_no_probe_view_sees_are_pruned_by_contribution() -> None:
+    source = random_dynamic_splats(200, seed=12, sh_degree=0)
+    scales = np.full_like(source.static.scales, -1.5)
+    scales[:40] = -14.0  # far below a pixel in every view, at every time, and faint: the
+    opacities = source.static.opacities.copy()  # renderer's 0.3 px^2 blur paints ~0.02 px
+    opacities[:40] = np.log(0.01 / 0.99)
+    source = DynamicSplats(dataclasses.replace(source.static, scales=scales, opacities=opacities), source.motion)
+    config = DYNAMIC_PRESETS["default"].with_overrides(sort="none", opacity_threshold=0.0, contribution_views=4)
+    kept_all = encode_dynamic_tracked(source, config).source_index[0]
+    kept = encode_dynamic_tracked(source, config.with_overrides(prune_contribution=0.05)).source_index[0]
+    assert len(kept_all) == 200
+    assert not np.isin(np.arange(40), kept).any()
+    assert len(kept) > 120
+
+
+def test_contribution_probe_includes_the_scene_cameras() -> None:
+    from gscc.cameras import load_cameras
+
+    source = random_dynamic_splats(200, seed=13, sh_degree=0)
+    scales = np.full_like(source.static.scales, -1.5)
+    source = DynamicSplats(dataclasses.replace(source.static, scales=scales), source.motion)
+    scene = DynamicScene.single(source)
+    # the scene's one camera sees a part of the splats only (its principal point moved
+    # far off-centre): alone it prunes the rest; orbit views around the splats keep them
+    orbit = load_cameras("orbit:1", splats=source.at(0.5), width=320, height=180)[0]
+    scene.extra["cameras"] = [dataclasses.replace(orbit, cx=orbit.cx + 0.8 * orbit.width)]
+    config = DYNAMIC_PRESETS["default"].with_overrides(sort="none", opacity_threshold=0.0, prune_contribution=0.05)
+    only_scene = encode_dynamic_tracked(scene, config.with_overrides(contribution_views=0)).source_index[0]
+    with_orbit = encode_dynamic_tracked(scene, config.with_overrides(contribution_views=4)).source_index[0]
+    assert 0 < len(only_scene) < 150
+    assert len(with_orbit) > 190
+    with pytest.raises(ValueError, match="probe views"):
+        encode_dynamic(source, config.with_overrides(contribution_views=0))  # no camera at all
+
+
 def test_every_static_preset_has_a_dynamic_preset() -> None:
     assert set(DYNAMIC_PRESETS) == set(PRESETS)
     for name, config in DYNAMIC_PRESETS.items():
@@ -178,6 +228,10 @@ def test_config_rejects_what_the_format_cannot_hold() -> None:
         DynamicEncodeConfig(transforms=(("motion", "sigmoid"),))
     with pytest.raises(ValueError):
         DynamicEncodeConfig(transforms=(("means", "identity"),))
+    with pytest.raises(ValueError):
+        DynamicEncodeConfig(prune_contribution=-1.0)
+    with pytest.raises(ValueError):
+        DynamicEncodeConfig(prune_contribution=float("nan"))
 
 
 # --------------------------------------------------------------------------- info and bitrate

@@ -59,9 +59,14 @@ def camera_from_splatv(entry: object, name: str) -> Camera:
     return Camera(pose.width, pose.height, pose.fx, pose.fy, pose.width / 2.0, pose.height / 2.0, np.linalg.inv(c2w), name)
 
 
+def splatv_cameras(path: Path) -> list[Camera]:
+    """The header cameras of a `.splatv` file, in file order (none when it carries none)."""
+    return [camera_from_splatv(entry, f"{path.name}#{i}") for i, entry in enumerate(read_splatv_cameras(path))]
+
+
 def load_splatv_views(path: Path) -> list[View]:
     """The header cameras of a `.splatv` file, in file order."""
-    cameras = read_splatv_cameras(path)
+    cameras = splatv_cameras(path)
     if not cameras:
         raise InputError(f"{path}: the .splatv header carries no cameras")
-    return [View(camera_from_splatv(entry, f"{path.name}#{i}")) for i, entry in enumerate(cameras)]
+    return [View(camera) for camera in cameras]

@@ -12,17 +12,20 @@ Segments' chunks follow one another, so a file can be cut at segment boundaries.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from .. import __version__
+from ..cameras import Camera
 from ..container import DYNAMIC_VERSION, Container, pack, pack_weights, unpack
 from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..dynamic.splats import normalised, sigmoid
 from ..splats import FeatureSplats
 from .attributes import ATTRIBUTES
+from .contribution import PROBE_TIMES, peak_contribution, probe_cameras
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_layout import LAYOUTS, motion_entry
 from .encoder import ExtraPlane, code_scene
@@ -53,13 +56,33 @@ def peak_opacity(splats: DynamicSplats, times: np.ndarray) -> np.ndarray:
     return sigmoid(splats.static.opacities) * splats.motion.visibility(times)
 
 
-def visible_mask(splats: DynamicSplats, config: DynamicEncodeConfig, times: np.ndarray) -> np.ndarray:
-    """Splats kept: peak opacity at least the threshold, and the static pruning's scale and
-    outlier rules. Never empty: the most visible splat stays."""
+def visible_mask(
+    splats: DynamicSplats,
+    config: DynamicEncodeConfig,
+    times: np.ndarray,
+    cameras: Sequence[Camera] = (),
+    memo: Optional[dict] = None,
+) -> np.ndarray:
+    """Splats kept: peak opacity at least the threshold, the static pruning's scale and
+    outlier rules, and (when enabled) peak contribution to the probe views (``cameras``
+    plus orbit cameras) at least its threshold. Never empty: the most visible splat stays.
+    ``memo``: a dict the contributions are kept in for encodes of the same splats that
+    differ in the contribution threshold only (rendered once)."""
     prune = config.static.prune
     keep = keep_mask(splats.static, dataclasses.replace(prune, opacity_threshold=0.0))
     peak = peak_opacity(splats, times)
     keep &= peak >= prune.opacity_threshold
+    if config.prune_contribution > 0 and keep.any():
+        index = np.flatnonzero(keep)
+        key = (id(splats), config.contribution_views, index.tobytes())
+        weight = None if memo is None else memo.get(key)
+        if weight is None:
+            candidates = splats.subset(index)
+            probe = probe_cameras(candidates, cameras, config.contribution_views)
+            weight = peak_contribution(candidates, probe, np.linspace(0.0, 1.0, PROBE_TIMES))
+            if memo is not None:
+                memo[key] = weight
+        keep[index[weight < config.prune_contribution]] = False
     if not keep.any():
         keep[int(np.argmax(peak))] = True
     return keep
@@ -123,10 +146,13 @@ def encode_segment(
     config: DynamicEncodeConfig,
     distributions: dict[str, LearnedSource],
     times: np.ndarray,
+    cameras: Sequence[Camera] = (),
+    memo: Optional[dict] = None,
 ) -> tuple[dict, np.ndarray]:
     """Add one segment's chunks to ``container``; return its header entry (without its
-    span) and, per decoded splat, its index in ``splats``."""
-    kept = np.flatnonzero(visible_mask(splats, config, times))
+    span) and, per decoded splat, its index in ``splats``. ``cameras``: the scene's own
+    views, probed by contribution pruning."""
+    kept = np.flatnonzero(visible_mask(splats, config, times, cameras, memo))
     splats = splats.subset(kept) if len(kept) < splats.count else splats
     quats = next(a for a in ATTRIBUTES if a.name == "quats")
     splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
@@ -177,8 +203,10 @@ def encode_dynamic_tracked(
     scene: DynamicScene | DynamicSplats,
     config: DynamicEncodeConfig = DynamicEncodeConfig(),
     distributions: Distributions | None = None,
+    memo: Optional[dict] = None,
 ) -> DynamicEncoded:
-    """Like :func:`encode_dynamic`, also telling where each decoded splat came from."""
+    """Like :func:`encode_dynamic`, also telling where each decoded splat came from.
+    ``memo``: see :func:`visible_mask` (the same scene object for every encode)."""
     if isinstance(scene, DynamicSplats):
         scene = DynamicScene.single(scene)
     learned = per_segment(distributions, len(scene.segments))
@@ -190,7 +218,8 @@ def encode_dynamic_tracked(
     segments, sources = [], []
     for segment, sources_of_segment in zip(scene.segments, learned):
         frames = round((segment.end - segment.start) * scene.frame_count) if scene.frame_count else None
-        entry, source = encode_segment(container, segment.splats, config, sources_of_segment, sample_times(frames))
+        entry, source = encode_segment(container, segment.splats, config, sources_of_segment,
+                                       sample_times(frames), scene.extra.get("cameras", ()), memo)
         segments.append({"start": float(segment.start), "end": float(segment.end), **entry})
         sources.append(source)
     scene_entry = {
@@ -219,7 +248,8 @@ def encode_dynamic(
     """Encode a dynamic scene (or one dynamic splat set: a single segment) into the bytes
     of a format 1.3 `.gsc` file. ``distributions`` as for the static encoder, keyed by
     attribute name (static or motion planes): one map for every segment, or a list of
-    one map per segment."""
+    one map per segment. ``scene.extra["cameras"]`` (a list of :class:`gscc.cameras.Camera`,
+    e.g. a `.splatv` header's), when present, joins the probe views of contribution pruning."""
     return encode_dynamic_tracked(scene, config, distributions).data
 
 

@@ -87,8 +87,7 @@ class QualityProbe:
 
     def squared_error(self, scene: SplatSet | FeatureSplats) -> float:
         """Mean squared pixel error of ``scene``'s renders against the reference's."""
-        images = self._render(scene)
-        return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(images, self.reference)]))
+        return pooled_error(self._render(scene), self.reference)
 
     def psnr(self, scene: SplatSet | FeatureSplats) -> float:
         return pooled_psnr(self.squared_error(scene))
@@ -208,14 +207,25 @@ def encode_for_psnr(
     return _finish(chosen, probe, target_psnr, reached=True)
 
 
-def _finish(chosen: _Trial, probe: QualityProbe, target_psnr: float, reached: bool) -> TargetResult:
-    """The chosen file with its quality recorded in the encoder map."""
-    psnr = pooled_psnr(chosen.error)
-    container = unpack(chosen.encoded.data)
+def with_quality(data: bytes, target_psnr: float, psnr: float, probe_record: dict) -> bytes:
+    """``data`` (a `.gsc` file) with the quality an encode to ``target_psnr`` reached
+    recorded in its encoder map (informative: spec/container.md)."""
+    container = unpack(data)
     container.header["encoder"]["quality"] = {
         "target_psnr": float(target_psnr),
         "psnr": float(psnr) if math.isfinite(psnr) else None,  # None: renders identical
-        **probe.record(),
+        **probe_record,
     }
-    encoded = replace(chosen.encoded, data=pack(container))
+    return pack(container)
+
+
+def pooled_error(images: list[np.ndarray], reference: list[np.ndarray]) -> float:
+    """Mean squared pixel error of ``images`` against ``reference``, pooled over views."""
+    return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(images, reference)]))
+
+
+def _finish(chosen: _Trial, probe: QualityProbe, target_psnr: float, reached: bool) -> TargetResult:
+    """The chosen file with its quality recorded in the encoder map."""
+    psnr = pooled_psnr(chosen.error)
+    encoded = replace(chosen.encoded, data=with_quality(chosen.encoded.data, target_psnr, psnr, probe.record()))
     return TargetResult(encoded, chosen.config, psnr, reached)
