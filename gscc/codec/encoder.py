@@ -16,7 +16,7 @@ from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
 from .lossless import CODERS, PlaneCoding, code_plane, required_version
 from .prune import keep_mask
-from .quantize import fit_quantizer, forward_transform, quantize
+from .quantize import fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
 
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
@@ -200,7 +200,7 @@ def code_scene(
             cells = fill_uncoded(order, n, masks[name])
             quant = fit_quantizer(values[masks[name]], depth)
         else:
-            quant = fit_quantizer(values, depth)
+            quant = fit_lattice_quantizer(values, depth)
         plane = quantize(values[cells], quant).reshape(shape[0], shape[1], -1)
         coding = choose_coding(plane, quant, config, distributions.get(name), context)
         learned |= coding.entry["codec"] not in CODERS
