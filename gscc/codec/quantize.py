@@ -135,7 +135,7 @@ LATTICE_SAMPLE = 4096  # values looked at first: a continuous channel is rejecte
 
 def _lattice(values: np.ndarray, levels: int) -> tuple[float, float] | None:
     """(lo, step) of the uniform quantizer whose levels are the lattice ``values`` (one
-    channel) lie on -- or every m-th point of it, the smallest m that fits ``levels``
+    channel) lie on (its spacing: the smallest gap between distinct values) -- or every m-th point of it, the smallest m that fits ``levels``
     levels -- or None when they lie on none (or take more than 65536 distinct values)."""
     sample = values[:: max(1, len(values) // LATTICE_SAMPLE)]
     if len(sample) < len(values) and _lattice(sample, levels) is None:  # most inputs: seen at once
