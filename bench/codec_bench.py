@@ -411,11 +411,40 @@ def print_large(result: dict[str, Any]) -> None:
 TARGET_RATIO_AT_SPZ_PSNR = 0.6  # at SPZ's render PSNR, gscc should need at most this fraction of its bytes
 
 
-def spz_round_trip(splats: SplatSet) -> tuple[int, SplatSet]:
+# SPZ v3's gzipped stream: a 16-byte header, then each attribute of every splat in turn
+# (bytes per splat; shN: 3 per coefficient). Its attributes share one gzip stream, so
+# attribute_bytes_spz splits the file in proportion to each section gzipped alone.
+SPZ_HEADER = 16
+SPZ_SECTIONS = (("means", 9), ("opacities", 1), ("sh0", 3), ("scales", 3), ("quats", 4))
+ATTRIBUTE_ORDER = ("means", "scales", "quats", "opacities", "sh0", "shN")
+
+
+def spz_round_trip(splats: SplatSet) -> tuple[bytes, SplatSet]:
+    """SPZ's file (v3, gsply) of ``splats`` and what it decodes to."""
     with tempfile.TemporaryDirectory(prefix="gscc-bench-") as folder:
         path = Path(folder) / "scene.spz"
         gsply.write_spz(path, to_gsdata(splats), version=3, fractional_bits=SPZ_FRACTIONAL_BITS)
-        return path.stat().st_size, from_gsdata(gsply.read_spz(path))
+        return path.read_bytes(), from_gsdata(gsply.read_spz(path))
+
+
+def attribute_bytes_spz(data: bytes, count: int, sh_rest: int) -> dict[str, int]:
+    """An SPZ file's bytes per attribute (estimated: see SPZ_SECTIONS)."""
+    import gzip
+
+    stream = gzip.decompress(data)
+    sections, offset = {}, SPZ_HEADER
+    for name, size in SPZ_SECTIONS + (("shN", 3 * sh_rest),):
+        sections[name] = stream[offset:offset + size * count]
+        offset += size * count
+    alone = {name: len(gzip.compress(part)) for name, part in sections.items() if part}
+    return {name: round(len(data) * size / sum(alone.values())) for name, size in alone.items()}
+
+
+def attribute_bytes(data: bytes) -> dict[str, int]:
+    """A `.gsc` file's bytes per attribute (gscc info's rows)."""
+    from gscc.info import summarize
+
+    return {row["attribute"]: row["bytes"] for row in summarize(data)["attributes"]}
 
 
 def bench_target(path: Path) -> dict[str, Any]:
@@ -424,8 +453,8 @@ def bench_target(path: Path) -> dict[str, Any]:
 
     splats = load_splats(path)
     probe = QualityProbe(splats)
-    spz_bytes, spz_decoded = spz_round_trip(splats)
-    spz_psnr = probe.psnr(spz_decoded)
+    spz_data, spz_decoded = spz_round_trip(splats)
+    spz_bytes, spz_psnr = len(spz_data), probe.psnr(spz_decoded)
     default = encode_tracked(splats, gscc_config("default", None))
     default_psnr = probe.psnr(decode(default.data))
     cpu = time.process_time()
@@ -436,10 +465,13 @@ def bench_target(path: Path) -> dict[str, Any]:
         "file": path.name,
         "count": splats.count,
         "probe": probe.record(),
-        "spz": {"bytes": spz_bytes, "psnr": spz_psnr},
-        "default": {"bytes": len(default.data), "psnr": default_psnr, "ratio_vs_spz": len(default.data) / spz_bytes},
+        "spz": {"bytes": spz_bytes, "psnr": spz_psnr,
+                "attributes": attribute_bytes_spz(spz_data, splats.count, splats.shN.shape[1])},
+        "default": {"bytes": len(default.data), "psnr": default_psnr, "ratio_vs_spz": len(default.data) / spz_bytes,
+                    "attributes": attribute_bytes(default.data)},
         "target": {
             "bytes": len(result.encoded.data),
+            "attributes": attribute_bytes(result.encoded.data),
             "psnr": result.psnr,
             "reached": result.reached,
             "ratio_vs_spz": len(result.encoded.data) / spz_bytes,
@@ -472,12 +504,27 @@ def target_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def allocation_table(rows: list[dict[str, Any]]) -> Table:
+    """Where the bytes go: bits per (input) splat of each attribute, SPZ's estimated."""
+    table = Table(title="Bits per splat per attribute (SPZ: estimated)", title_justify="left")
+    names = [a for a in ATTRIBUTE_ORDER if any(a in row[m]["attributes"] for row in rows for m in ("spz", "default"))]
+    for header in ("file", "method", *names, "total"):
+        table.add_column(header, justify="left" if header in ("file", "method") else "right")
+    for row in rows:
+        for method in ("spz", "default", "target"):
+            sizes = row[method]["attributes"]
+            cells = [f"{8 * sizes[a] / row['count']:.2f}" if a in sizes else "" for a in names]
+            table.add_row(row["file"], method, *cells, f"{8 * row[method]['bytes'] / row['count']:.2f}")
+    return table
+
+
 def run_targets(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for path in find_files(args.data, parse_list(args.files)):
         rows.append(bench_target(path))
         console.print(f"{path.name}: {rows[-1]['target']['ratio_vs_spz']:.3f}× SPZ at {rows[-1]['spz']['psnr']:.2f} dB")
     console.print(target_table(rows))
+    console.print(allocation_table(rows))
     passing = [r["file"] for r in rows if r["target"]["reached"] and r["target"]["ratio_vs_spz"] <= TARGET_RATIO_AT_SPZ_PSNR]
     verdict = "[green]yes[/]" if len(passing) == len(rows) else "[red]no[/]"
     console.print(f"at SPZ's PSNR, gscc ≤ {TARGET_RATIO_AT_SPZ_PSNR}× SPZ bytes: {verdict} ({len(passing)}/{len(rows)} files)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,34 @@ def test_allocate_takes_the_fewest_bytes_within_the_error_allowance() -> None:
     assert allocate(1000, costs, 1.5) == {"a": 6, "b": 6}
     assert allocate(1000, costs, 3.0) == {"a": 6, "b": 4}
     assert allocate(1000, costs, 100.0) == {"a": 4, "b": 4}
+
+
+def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -> None:
+    """Each round keeps the smallest one-level-coarser file within the target; a field
+    whose coarser level missed is not tried again."""
+    from dataclasses import replace
+
+    from gscc.codec.config import EncodeConfig
+    from gscc.codec.target import _Trial, refine
+
+    tried = []
+
+    def trial(config: EncodeConfig) -> _Trial:  # bytes: 10 per bit; error: rotations cost most
+        tried.append(config)
+        size = 10 * (config.position_bits + config.scale_bits + config.rotation_bits)
+        error = (16 - config.position_bits) * 1.0 + (8 - config.scale_bits) * 0.5 + (8 - config.rotation_bits) * 4.0
+        return _Trial(config, SimpleNamespace(data=bytes(size)), error)
+
+    fields = ["position_bits", "scale_bits", "rotation_bits"]
+    start = trial(EncodeConfig(position_bits=14))  # error 2.0
+    chosen = refine(start, fields, trial, 3.5, lambda stage: None)
+    # round 1: positions 13 (error 3.0) and scales 7 (2.5) save as much, the first is kept;
+    # rotations 7 (6.0) miss; round 2: positions 12 (4.0) miss, scales 7 (3.5) fit; round 3:
+    # scales 6 (4.0) miss
+    assert chosen.error == 3.5
+    assert (chosen.config.position_bits, chosen.config.scale_bits, chosen.config.rotation_bits) == (13, 7, 8)
+    assert replace(start.config, rotation_bits=7) in tried
+    assert sum(c.rotation_bits == 7 for c in tried) == 1  # missed once, never again
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
 from .lossless import CODERS, PlaneCoding, code_plane, required_version
 from .prune import keep_mask
-from .quantize import fit_quantizer, forward_transform, quantize
+from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
 
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
@@ -94,13 +94,23 @@ def encode(
 
 
 def choose_coding(
-    plane: np.ndarray, quant, config: EncodeConfig, source: LearnedSource | None, context: Context
-) -> PlaneCoding:
-    """The empirical coding of ``plane``, or the learned one where ``source`` gives a
-    smaller one (ties: empirical)."""
-    empirical = code_plane(plane, quant.bits, config.coder)
-    learned = code_learned(plane, quant, source, context) if source is not None else None
-    return learned if learned is not None and learned.size < empirical.size else empirical
+    values: np.ndarray, shape: tuple[int, int], depth: int, config: EncodeConfig,
+    source: LearnedSource | None, context: Context,
+) -> tuple[QuantParams, np.ndarray, PlaneCoding]:
+    """The quantizer, integer plane and coding of ``values`` (one per grid cell, in cell
+    order): coded empirically on the lattice quantizer's levels, or, where ``source``
+    gives a smaller coding, with that learned distribution on the min/max grid it was
+    trained for (ties: empirical)."""
+    quant = fit_lattice_quantizer(values, depth)
+    plane = quantize(values, quant).reshape(shape[0], shape[1], -1)
+    chosen = (quant, plane, code_plane(plane, quant.bits, config.coder))
+    if source is not None:
+        grid = fit_quantizer(values, depth)
+        grid_plane = quantize(values, grid).reshape(shape[0], shape[1], -1)
+        learned = code_learned(grid_plane, grid, source, context)
+        if learned is not None and learned.size < chosen[2].size:
+            chosen = (grid, grid_plane, learned)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -195,14 +205,9 @@ def code_scene(
         if vq is not None:
             entries[name] = encode_vq(container, values[source], shape, vq, config.coder)
             continue
-        cells = source
-        if name in masks:
-            cells = fill_uncoded(order, n, masks[name])
-            quant = fit_quantizer(values[masks[name]], depth)
-        else:
-            quant = fit_quantizer(values, depth)
-        plane = quantize(values[cells], quant).reshape(shape[0], shape[1], -1)
-        coding = choose_coding(plane, quant, config, distributions.get(name), context)
+        # cells: every splat (uncoded ones of a masked plane: none) once, padding repeats
+        cells = fill_uncoded(order, n, masks[name]) if name in masks else source
+        quant, plane, coding = choose_coding(values[cells], shape, depth, config, distributions.get(name), context)
         learned |= coding.entry["codec"] not in CODERS
         entries[name] = {
             "codec": "scalar",

@@ -127,6 +127,59 @@ def fit_quantizer(y: np.ndarray, bits: int) -> QuantParams:
     return QuantParams(bits, tuple(float(v) for v in lo), tuple(float(v) for v in step))
 
 
+# A channel counts as lying on a lattice when each of its distinct values is within this
+# fraction of a lattice step of a lattice point (float32 inputs through float64 transforms).
+LATTICE_TOLERANCE = 1e-3
+LATTICE_SAMPLE = 4096  # values looked at first: a continuous channel is rejected on them
+
+
+def _on_lattice(distinct: np.ndarray, lo: float, spacing: float) -> np.ndarray | None:
+    """The lattice indices of sorted ``distinct`` values on ``lo + k * spacing``, or None."""
+    index = (distinct - lo) / spacing
+    return np.rint(index) if np.abs(index - np.rint(index)).max() <= LATTICE_TOLERANCE else None
+
+
+def _lattice(values: np.ndarray, levels: int, grid: tuple[float, float]) -> tuple[float, float] | None:
+    """(lo, step) of the uniform quantizer whose levels are the lattice ``values`` (one
+    channel) lie on (its spacing: the smallest gap between distinct values) -- or every
+    m-th point of it, the smallest m that fits ``levels`` levels -- or None when they lie
+    on none (or take more than 65536 distinct values), or when the min/max quantizer's
+    ``grid`` (lo, step) already holds every value exactly."""
+    sample = values[:: max(1, len(values) // LATTICE_SAMPLE)]
+    if len(sample) < len(values) and _lattice(sample, levels, (grid[0], 0.0)) is None:  # most inputs: seen at once
+        return None
+    distinct = np.unique(values)
+    if len(distinct) < 2 or len(distinct) > 1 << 16:
+        return None
+    if grid[1] > 0 and _on_lattice(distinct, *grid) is not None:
+        return None
+    index = _on_lattice(distinct, distinct[0], float(np.diff(distinct).min()))
+    if index is None:
+        return None
+    step, lo = np.polyfit(index, distinct, 1)  # the lattice the float values were rounded from
+    if not (np.isfinite(step) and np.isfinite(lo) and step > 0):
+        return None
+    every = max(1, int(np.ceil(index[-1] / (levels - 1))))
+    return float(lo), float(step * every)
+
+
+def fit_lattice_quantizer(y: np.ndarray, bits: int) -> QuantParams:
+    """Like :func:`fit_quantizer`, but a channel whose values already lie on a uniform
+    lattice (an input quantized before, e.g. the 8-bit colours and opacities of a
+    ``.splat`` file) gets that lattice's points as its levels (every m-th point when the
+    lattice has more than ``2**bits`` in the channel's range): an 8-bit input coded at 8
+    bits comes back exactly, with no more distinct integers than the input had values.
+    A channel the min/max quantizer already holds exactly keeps it.
+    The decoder is the same: ``value = lo + q * step``."""
+    fitted = fit_quantizer(y, bits)
+    lo, step = list(fitted.lo), list(fitted.step)
+    for channel in range(y.shape[1]):
+        lattice = _lattice(y[:, channel], 1 << bits, (lo[channel], step[channel]))
+        if lattice is not None:
+            lo[channel], step[channel] = lattice
+    return QuantParams(bits, tuple(lo), tuple(step))
+
+
 def quantize(y: np.ndarray, params: QuantParams) -> np.ndarray:
     """Integers (N, C) uint16 in [0, 2**bits) nearest to ``y`` under ``params``."""
     lo = np.asarray(params.lo)

@@ -18,7 +18,11 @@ error):
 2. picks the combination of bit depths with the fewest bytes whose summed extra error
    stays within what the target allows (all combinations are tried: a few thousand sums);
 3. encodes that combination and checks it with the probe; if it misses the target (the
-   errors are not exactly additive), the allowance shrinks and step 2 runs again.
+   errors are not exactly additive), the allowance shrinks and step 2 runs again;
+4. refines the combination it keeps with measured files alone: each field one level
+   coarser, the others as they are; of the files still within the target the smallest
+   is kept, and the same is tried again from there (a field whose coarser level missed
+   the target is not tried again), until no coarser level fits or saves bytes.
 
 The result records the achieved PSNR in the file's informative ``encoder`` map
 (``quality``: spec/container.md), which ``gscc info`` shows.
@@ -184,9 +188,13 @@ def encode_for_psnr(
     first = encode_tracked(splats, base_config, progress=report)
     grid = first.grid
 
+    measured: dict[EncodeConfig, _Trial] = {}
+
     def trial(cfg: EncodeConfig) -> _Trial:
-        encoded = first if cfg == base_config else encode_tracked(splats, cfg, grid=grid)
-        return _Trial(cfg, encoded, probe.squared_error(decode_scene(encoded.data)))
+        if cfg not in measured:
+            encoded = first if cfg == base_config else encode_tracked(splats, cfg, grid=grid)
+            measured[cfg] = _Trial(cfg, encoded, probe.squared_error(decode_scene(encoded.data)))
+        return measured[cfg]
 
     report("measuring the base settings")
     base = trial(base_config)
@@ -204,7 +212,37 @@ def encode_for_psnr(
             chosen = candidate
             break
         allowance *= SHRINK
+    chosen = refine(chosen, fields, trial, target_error, report)
     return _finish(chosen, probe, target_psnr, reached=True)
+
+
+def refine(
+    chosen: _Trial,
+    fields: list[str],
+    trial: Callable[[EncodeConfig], _Trial],
+    target_error: float,
+    report: Callable[[str], None],
+) -> _Trial:
+    """Step 4 of the search (module docs): one level coarser per field while the measured
+    file stays within ``target_error`` and gets smaller."""
+    open_fields = list(fields)
+    while True:
+        best = None
+        for field in list(open_fields):
+            levels = BIT_LEVELS[field]
+            index = levels.index(getattr(chosen.config, field))
+            if index + 1 >= len(levels):
+                open_fields.remove(field)
+                continue
+            report(f"refining: {field.replace('_', ' ')} = {levels[index + 1]}")
+            candidate = trial(replace(chosen.config, **{field: levels[index + 1]}))
+            if candidate.error > target_error:
+                open_fields.remove(field)
+            elif best is None or len(candidate.encoded.data) < len(best.encoded.data):
+                best = candidate
+        if best is None or len(best.encoded.data) >= len(chosen.encoded.data):
+            return chosen
+        chosen = best
 
 
 def with_quality(data: bytes, target_psnr: float, psnr: float, probe_record: dict) -> bytes:
