@@ -157,7 +157,7 @@ def test_ctrl_c_stops_the_server_cleanly(files):
         with urllib.request.urlopen(url + "scene.json", timeout=10) as response:
             assert response.status == 200
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        out, err = process.communicate(timeout=90)
     finally:
         process.kill()
     assert process.returncode == 0 and "Traceback" not in err
