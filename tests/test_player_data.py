@@ -150,14 +150,17 @@ def test_server_serves_the_page_and_the_scene_only(files):
 
 
 def test_ctrl_c_stops_the_server_cleanly(files):
+    # as from a terminal: Ctrl-C's default action, even when this test run itself was started
+    # in the background of a script (whose shell then ignores SIGINT, and the child inherits it)
     process = subprocess.Popen([sys.executable, "-m", "gscc.cli", "view", "--no-open", "--port", "0", str(files["ply"])],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         url = process.stdout.readline().split(" at ")[1].split()[0]
         with urllib.request.urlopen(url + "scene.json", timeout=10) as response:
             assert response.status == 200
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=90)
+        out, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 0 and "Traceback" not in err
