@@ -116,7 +116,8 @@ def load_ground_truth(path: Path, camera: Camera, background: Background) -> np.
     return resized[0].permute(1, 2, 0).clamp(0.0, 1.0).numpy()
 
 
-def _score(name: str, a: np.ndarray, b: np.ndarray, with_lpips: bool) -> ViewScore:
+def score_view(name: str, a: np.ndarray, b: np.ndarray, with_lpips: bool) -> ViewScore:
+    """PSNR, SSIM and (``with_lpips``) LPIPS of render ``a`` against reference ``b``."""
     return ViewScore(name, metrics.psnr(a, b), metrics.ssim(a, b), metrics.lpips(a, b) if with_lpips else None)
 
 
@@ -139,7 +140,7 @@ def compare_splats(
     for index, camera in enumerate(cameras):
         image_a, _, _ = first.render(camera)
         image_b, _, _ = second.render(camera)
-        result.views.append(_score(camera.name or f"view {index}", image_a, image_b, available))
+        result.views.append(score_view(camera.name or f"view {index}", image_a, image_b, available))
         if progress is not None:
             progress(index + 1, len(cameras))
     return result
@@ -167,7 +168,7 @@ def compare_to_images(
     for index, view in enumerate(views):
         truth = load_ground_truth(view.image_path, view.camera, background)
         image, _, _ = renderer.render(view.camera)
-        result.views.append(_score(view.camera.name or f"view {index}", image, truth, available))
+        result.views.append(score_view(view.camera.name or f"view {index}", image, truth, available))
         if progress is not None:
             progress(index + 1, len(views))
     return result

@@ -26,10 +26,10 @@ import numpy as np
 from ..dynamic import DynamicScene
 from ..errors import InputError
 from . import metrics
-from .compare import Comparison, ViewScore
+from .compare import Comparison, score_view
+from .dynamic_views import SCENE_FILE
 from .render_views import Progress, Renderer
 
-SCENE_FILE = "scene.json"
 CONFIG_FILE = "config.json"
 
 
@@ -94,8 +94,7 @@ def compare_to_dynamic_dataset(
         for frame in group:
             image, _, _ = renderer.render(frame.camera)
             truth = frame.image_uint8().astype(np.float32) / np.float32(255.0)
-            a, b = metrics.psnr(image, truth), metrics.ssim(image, truth)
-            result.views.append(ViewScore(frame.name, a, b, metrics.lpips(image, truth) if available else None))
+            result.views.append(score_view(frame.name, image, truth, available))
             done += 1
             if progress is not None:
                 progress(done, len(frames))

@@ -39,7 +39,7 @@ def is_dynamic_source(path: str | os.PathLike) -> bool:
     if path.suffix.lower() == ".gsc" and path.is_file():
         from ..codec.dynamic_decoder import is_dynamic_gsc
 
-        return is_dynamic_gsc(path.read_bytes())  # reads the header only
+        return is_dynamic_gsc(path.read_bytes())  # the whole file (unpack checks the chunk table), the header parsed
     return path.is_file() and is_dynamic_file(path)
 
 
