@@ -13,6 +13,7 @@ from typing import Optional
 
 from ..container import Container, pack, unpack
 from ..errors import InputError
+from ..index_range import parse_index_range
 from .dynamic_decoder import (
     DynamicHeader, decode_segment_range, is_dynamic_header, map_segment_chunks, read_dynamic_header, segment_chunks,
 )
@@ -30,11 +31,8 @@ def _split(text: str) -> tuple[str, Optional[str]]:
 def parse_segments(text: str) -> tuple[int, Optional[int]]:
     """``"I:J"``: segments I up to, not including, J (I defaults to 0, J to the last one's
     end); ``"I"``: segment I alone. Returns (first, stop); stop None: to the end."""
-    first, stop = _split(text)
     try:
-        if stop is None:
-            return int(first), int(first) + 1
-        return (int(first) if first else 0), (int(stop) if stop else None)
+        return parse_index_range(text)
     except ValueError:
         raise ValueError(f"--segments must be I:J or I (whole numbers), got {text!r}") from None
 

@@ -100,6 +100,7 @@ import torch
 
 from ..cameras.camera import Camera
 from ..errors import InputError
+from ..index_range import parse_index_range
 from .dataset import _check_options, _training_camera, _whole, camera_bounds, evenly_spaced, point_bounds, scene_scale
 from .cache import cache_root
 from .dnerf import is_dnerf_dir, load_dnerf
@@ -201,18 +202,10 @@ def is_dynamic_dataset(path: str | os.PathLike) -> bool:
 
 def parse_frames(text: str) -> tuple[int, Optional[int]]:
     """"START:END" (either may be empty: from the first / to the last) or one frame "N"."""
-    value = text.strip()
     try:
-        if ":" in value:
-            start_text, end_text = value.split(":", 1)
-            start = int(start_text) if start_text.strip() else 0
-            end = int(end_text) if end_text.strip() else None
-        else:
-            start = int(value)
-            end = start + 1
+        return parse_index_range(text)
     except ValueError:
         raise InputError(f"frames must be START:END (whole numbers), got {text!r}") from None
-    return start, end
 
 
 def frame_time(frame: int, frames: tuple[int, int]) -> float:
