@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .codec.config import PRESETS
+from .codec.dynamic_config import DYNAMIC_PRESETS
 from .errors import GsccError, GsccWarning, InputError, MissingExtraError
 
 _python_showwarning = warnings.showwarning
@@ -47,7 +48,7 @@ def _require(*modules: str) -> None:
 
 
 # every named preset of gscc.codec.config, selectable on the command line
-Preset = Enum("Preset", {name.replace("-", "_"): name for name in PRESETS}, type=str)
+Preset = Enum("Preset", {name.replace("-", "_"): name for name in {**PRESETS, **DYNAMIC_PRESETS}}, type=str)
 
 
 class Coder(str, Enum):
@@ -289,6 +290,8 @@ def encode(
         given = [name for name, value in {**dynamic, "fps": fps, "frames": frames}.items() if value is not None]
         if given:
             _fail(f"--{given[0].replace('_', '-')} applies to dynamic inputs only; {source} holds static splats")
+        if preset.value not in PRESETS:
+            _fail(f"--preset {preset.value} applies to dynamic inputs only; {source} holds static splats")
         config = preset_config(preset.value).with_overrides(**overrides)
         summary, seconds = _encode_file(source, output, config, force, target_psnr)
     console.print(_size_table(summary))

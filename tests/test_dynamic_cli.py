@@ -98,6 +98,7 @@ def test_dynamic_options_on_static_files_are_one_line_errors(gscc_cli, tmp_path)
     write_ply(static, tmp_path / "static.ply")
     (tmp_path / "static.gsc").write_bytes(encode(static, fast_config()))
     assert "dynamic" in assert_one_line_error(gscc_cli("encode", tmp_path / "static.ply", "-o", tmp_path / "x.gsc", "--motion-bits", "9"))
+    assert "dynamic" in assert_one_line_error(gscc_cli("encode", tmp_path / "static.ply", "-o", tmp_path / "x.gsc", "--preset", "gscodec"))
     assert "dynamic" in assert_one_line_error(gscc_cli("decode", tmp_path / "static.gsc", "--time", "0.5", "-o", tmp_path / "x.ply"))
     assert not (tmp_path / "x.gsc").exists() and not (tmp_path / "x.ply").exists()
 

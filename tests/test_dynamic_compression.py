@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dynamic_scene import load_moving, write_n3dv
-from gscc.codec.dynamic_config import DynamicEncodeConfig
+from gscc.codec.dynamic_config import DYNAMIC_PRESETS, DynamicEncodeConfig
 from gscc.codec.dynamic_decoder import decode_dynamic
 from gscc.codec.dynamic_encoder import encode_dynamic, encode_dynamic_tracked, join_dynamic
 from gscc.dynamic import DynamicScene, DynamicSplats, Segment
@@ -191,8 +191,12 @@ def test_dynamic_compression_presets() -> None:
     assert (c.representation, c.strategy, c.colour, c.quantizer, c.entropy_model) == (
         "stg", "stg", "features", "noise", "factorized")
     assert c.mask == "motion" and c.simulate_start == 100 and c.mask_options["motion"]["hard_step"] == 180
+    codec = c.dynamic_codec_config()  # Dynamic GSCodec's own codec: pruning by contribution, coarser bits
+    assert codec.prune_contribution > 0 and codec.motion_bits < DYNAMIC_PRESETS["default"].motion_bits
     static = build_config("cpu-fast", [], compression="gscodec")
-    assert static.strategy == "mcmc" and static.mask == "learnable"
+    assert static.strategy == "mcmc" and static.mask == "learnable" and static.codec_preset == "default"
+    with pytest.raises(InputError, match="unknown codec preset 'gscodec' for static scenes"):
+        build_config("cpu-fast", ["codec_preset=gscodec"])
     both = build_config("cpu-fast", ["colour=sh", "mask=learnable,motion", "mask.init_keep=0.7"],
                         compression="gscodec", dynamic=True)
     assert both.mask_options["learnable"]["init_keep"] == both.mask_options["motion"]["init_keep"] == 0.7

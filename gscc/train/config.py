@@ -278,8 +278,12 @@ def _validate(c: TrainConfig) -> None:
     for name in ("eval_every", "save_every", "test_renders"):
         need(getattr(c, name) >= 0, f"{name} must not be negative, got {getattr(c, name)}")
     from ..codec.config import PRESETS as CODEC_PRESETS
+    from ..codec.dynamic_config import DYNAMIC_PRESETS as DYNAMIC_CODEC_PRESETS
 
-    need(c.codec_preset in CODEC_PRESETS, f"unknown codec preset {c.codec_preset!r}; choose from {', '.join(CODEC_PRESETS)}")
+    dynamic = getattr(REPRESENTATIONS.get(c.representation), "dynamic", False)
+    codec_presets = DYNAMIC_CODEC_PRESETS if dynamic else CODEC_PRESETS
+    need(c.codec_preset in codec_presets, f"unknown codec preset {c.codec_preset!r} for "
+         f"{'dynamic' if dynamic else 'static'} scenes; choose from {', '.join(codec_presets)}")
     from ..codec.config import SORTERS
 
     need(c.codec_sort is None or c.codec_sort in SORTERS, f"unknown codec sort {c.codec_sort!r}; choose from {', '.join(SORTERS)}")
@@ -504,8 +508,9 @@ DYNAMIC_COMPRESSION_PRESETS: dict[str, dict[str, Any]] = {
     # STG's density control; from half-way uniform-noise quantization at the dynamic
     # codec's bit depths of every per-splat attribute but positions (its static ones and
     # its motion planes), a factorized entropy model per attribute and its rate term; the
-    # learnable motion mask (the codec's static splats); the dynamic default codec with the
-    # learned distributions for ANS. For SH colour (colour=sh) add the SH mask:
+    # learnable motion mask (the codec's static splats); the dynamic gscodec codec (pruning by
+    # contribution over the training cameras, coarser bit depths) with the learned
+    # distributions for ANS. For SH colour (colour=sh) add the SH mask:
     # mask=learnable,motion.
     "gscodec": {
         "representation": "stg",
@@ -524,7 +529,7 @@ DYNAMIC_COMPRESSION_PRESETS: dict[str, dict[str, Any]] = {
             "learnable": {"start_step": 0.5, "end_step": 0.9, "hard_step": 0.9},
             "gradient": {"start_step": 0.6, "interval": 0.15, "stop_step": 0.9},
         },
-        "codec_preset": "default",
+        "codec_preset": "gscodec",
     },
 }
 _FRACTION_KEYS = ("simulate_start", "entropy_start")

@@ -7,8 +7,9 @@ and ``ckpt.pt``:
 - ``scene.splatv`` (``stg`` only: the format holds STG motion): for the splaTV web viewer,
   with the training cameras in its camera list (the first is where the viewer starts);
 - ``scene.gsc``: the segment coded by the dynamic encoder (gscc.codec.dynamic_encoder) with
-  the config's dynamic codec settings (``TrainConfig.dynamic_codec_config``) and, where
-  compression constrained an attribute's rate, its learned distribution;
+  the config's dynamic codec settings (``TrainConfig.dynamic_codec_config``; pruning by
+  contribution probes the training cameras) and, where compression constrained an
+  attribute's rate, its learned distribution;
 - ``metrics.json``: PSNR/SSIM per test camera and frame (``test.views``), their means
   (``test.mean``) and per-camera means (``test.cameras``), splat and parameter counts,
   steps, training time, the periodic evaluations (``history``); the bitrates over the
@@ -122,8 +123,9 @@ def export_dynamic_run(
     metrics["splat_count"] = splats.count
     metrics["motion"] = {"kind": splats.kind, **splats.motion.describe()}
     metrics["ply_bytes"] = (folder / PLY_NAME).stat().st_size
-    data = encode_dynamic(DynamicScene.single(splats, fps=scene_fps, frame_count=frame_count), codec,
-                          distributions or None)
+    scene = DynamicScene.single(splats, fps=scene_fps, frame_count=frame_count)
+    scene.extra["cameras"] = distinct_cameras(train_frames)  # the views pruning by contribution probes
+    data = encode_dynamic(scene, codec, distributions or None)
     write_bytes_atomically(folder / GSC_NAME, data)
     decoded = decode_dynamic(data).segments[0].splats
     duration = frame_count / scene_fps
