@@ -191,8 +191,11 @@ def test_dynamic_compression_presets() -> None:
     assert (c.representation, c.strategy, c.colour, c.quantizer, c.entropy_model) == (
         "stg", "stg", "features", "noise", "factorized")
     assert c.mask == "motion" and c.simulate_start == 100 and c.mask_options["motion"]["hard_step"] == 180
-    codec = c.dynamic_codec_config()  # Dynamic GSCodec's own codec: pruning by contribution, coarser bits
+    codec = c.dynamic_codec_config()  # Dynamic GSCodec's own codec: pruning by contribution, coarser bits...
     assert codec.prune_contribution > 0 and codec.motion_bits < DYNAMIC_PRESETS["default"].motion_bits
+    assert c.simulation_codec_config(dynamic=True) == DYNAMIC_PRESETS["default"]  # ...simulated at the default's
+    with pytest.raises(InputError, match="unknown simulate preset 'nope'"):
+        build_config("cpu-fast", ["simulate_preset=nope"], compression="gscodec", dynamic=True)
     static = build_config("cpu-fast", [], compression="gscodec")
     assert static.strategy == "mcmc" and static.mask == "learnable" and static.codec_preset == "default"
     with pytest.raises(InputError, match="unknown codec preset 'gscodec' for static scenes"):
@@ -344,3 +347,14 @@ def test_simulated_quaternions_keep_the_turn_of_omega() -> None:
             got = torch.nn.functional.normalize(values["quats"] + values["omega"] * dt, dim=1)
             same = (want * got).sum(dim=1).abs()  # q and -q are the same rotation
             assert float(same.detach().min()) > 1 - 1e-5, (simulate, dt)
+
+
+def test_quantization_is_simulated_at_the_simulate_presets_bit_depths() -> None:
+    """Dynamic GSCodec codes at the gscodec codec's bit depths but simulates at the default's;
+    without ``simulate_preset`` the run's own codec is simulated."""
+    model = dynamic_model("stg", 40, 5)
+    _, own = compression_for(model, "quantizer=noise", "codec_preset=gscodec")
+    _, finer = compression_for(model, "quantizer=noise", "codec_preset=gscodec", "simulate_preset=default")
+    coarse, default = DYNAMIC_PRESETS["gscodec"], DYNAMIC_PRESETS["default"]
+    assert own.bit_depth["motion"] == coarse.motion_bits and own.bit_depth["quats"] == coarse.static.rotation_bits
+    assert finer.bit_depth["motion"] == default.motion_bits and finer.bit_depth["quats"] == default.static.rotation_bits

@@ -5,7 +5,9 @@ the TrainConfig, each in its own package):
 
 - a quantizer (gscc.train.simulation: ``noise`` or ``ste``) applied, from
   ``simulate_start``, to every attribute named in ``simulate`` that the representation
-  has, in the encoder's domain and on the grid of the codec's bit depth for it;
+  has, in the encoder's domain and on the grid of the codec's bit depth for it (the
+  codec of ``TrainConfig.simulation_codec_config``: ``simulate_preset``'s, by default the
+  run's own ``codec_preset``'s);
 - an entropy model per such attribute (gscc.train.entropy: ``factorized`` or
   ``gaussian``) giving the bits of its (noisy) values; from ``entropy_start`` the loss
   gains ``rate_lambda · Σ_attributes mean bits per element``;
@@ -120,7 +122,7 @@ class Compression:
         self.device = device
         self.quantizer = None if config.quantizer == "none" else QUANTIZERS[config.quantizer]()
         self.dynamic = bool(getattr(model, "dynamic", False))
-        codec = config.dynamic_codec_config() if self.dynamic else config.codec_config()
+        codec = config.simulation_codec_config(self.dynamic)
         static = codec.static if self.dynamic else codec
         self.names = tuple(
             n for n in attribute_list(config.simulate)
