@@ -278,6 +278,38 @@ def test_other_dynamic_representations_train(tmp_path: Path, representation: str
     assert (tmp_path / "run" / "scene.splatv").exists() == (representation == "stg")
 
 
+def test_motion_basis_moves_splats_on_the_position_schedule(tmp_path: Path) -> None:
+    """A splat's place at t is rest + coeffs @ basis(t): the basis and the coefficients decay
+    with the means (to means_lr_final), not as the colour decoder or not at all, so that
+    the motion settles as the positions do instead of jittering to the last step."""
+    from gscc.train.dynamic import DynamicTrainer
+
+    config = build_config("cpu-fast", ["iterations=40", "resolution=None"], dynamic=True, representation="motion-basis")
+    trainer = DynamicTrainer(config, moving_dataset(), tmp_path / "run")
+    for step in range(3):
+        trainer.train_step(step)
+    fraction = config.means_lr_final ** (2 / config.iterations)
+    lrs = {"means": trainer.optimizers["means"], "coeffs": trainer.optimizers["coeffs"], "basis": trainer.shared_optimizers["basis"]}
+    for name, opt in lrs.items():
+        assert opt.param_groups[0]["lr"] == pytest.approx(trainer.lrs[name] * fraction, rel=1e-6), name
+
+
+def test_motion_basis_knots_default_to_one_every_few_frames(tmp_path: Path) -> None:
+    """With basis_knots=0 a segment's trajectories get a knot every KNOT_SPACING frames (both
+    ends included), not one per frame: each knot is then trained by the views of several
+    frames."""
+    from gscc.model.motion_basis import KNOT_SPACING, knots_for_frames
+    from gscc.train.dynamic import DynamicTrainer
+
+    assert KNOT_SPACING == 5
+    assert [knots_for_frames(f) for f in (1, 2, 5, 6, 7, 11, 50, 300)] == [1, 2, 2, 2, 3, 3, 11, 61]
+    config = build_config("cpu-fast", ["iterations=4", "resolution=None"], dynamic=True, representation="motion-basis")
+    trainer = DynamicTrainer(config, moving_dataset(total=12), tmp_path / "run")
+    assert trainer.model.basis.basis.shape == (config.basis_count, 4, 3)
+    given = build_config("cpu-fast", ["iterations=4", "resolution=None", "basis_knots=12"], dynamic=True, representation="motion-basis")
+    assert DynamicTrainer(given, moving_dataset(total=12), tmp_path / "given").model.basis.basis.shape[1] == 12
+
+
 def test_a_dynamic_representation_needs_a_dynamic_dataset(tmp_path: Path) -> None:
     from gscc.errors import InputError
     from gscc.train.trainer import train
