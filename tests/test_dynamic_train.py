@@ -195,7 +195,8 @@ def test_stg_strategy_keeps_basis_coefficients_and_optimizer_state_aligned() -> 
     basis = model.basis.basis.detach().clone()
     strategy = STGStrategy(refine_start=0, refine_every=1, grow_grad2d=0.5, prune_unseen_after=0, prune_opa=0.01)
     state = strategy.initialize_state(scene_scale=10.0)
-    state["grad2d"], state["count"], state["seen"] = torch.linspace(0, 2, model.count), torch.ones(model.count), torch.ones(model.count)
+    n = model.count
+    state.update(grad2d=torch.linspace(0, 2, n), count=torch.ones(n), seen=torch.ones(n))
     before = snapshot(model)
     cloned, split = strategy._grow(model.params, optimizers, state, step=10)
     assert cloned > 0 and split > 0
@@ -317,8 +318,8 @@ def test_motion_basis_moves_splats_on_the_position_schedule(tmp_path: Path) -> N
     for step in range(3):
         trainer.train_step(step)
     fraction = config.means_lr_final ** (2 / config.iterations)
-    lrs = {"means": trainer.optimizers["means"], "coeffs": trainer.optimizers["coeffs"], "basis": trainer.shared_optimizers["basis"]}
-    for name, opt in lrs.items():
+    optimizers = {**trainer.optimizers, **trainer.shared_optimizers}
+    for name, opt in ((n, optimizers[n]) for n in ("means", "coeffs", "basis")):
         assert opt.param_groups[0]["lr"] == pytest.approx(trainer.lrs[name] * fraction, rel=1e-6), name
 
 
@@ -334,7 +335,9 @@ def test_motion_basis_knots_default_to_one_every_few_frames(tmp_path: Path) -> N
     config = build_config("cpu-fast", ["iterations=4", "resolution=None"], dynamic=True, representation="motion-basis")
     trainer = DynamicTrainer(config, moving_dataset(total=12), tmp_path / "run")
     assert trainer.model.basis.basis.shape == (config.basis_count, 4, 3)
-    given = build_config("cpu-fast", ["iterations=4", "resolution=None", "basis_knots=12"], dynamic=True, representation="motion-basis")
+    given = build_config(
+        "cpu-fast", ["iterations=4", "resolution=None", "basis_knots=12"], dynamic=True, representation="motion-basis"
+    )
     assert DynamicTrainer(given, moving_dataset(total=12), tmp_path / "given").model.basis.basis.shape[1] == 12
 
 
