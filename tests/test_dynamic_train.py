@@ -117,12 +117,12 @@ def test_gradients_flow_through_time_to_the_motion() -> None:
 # ---- density control ---------------------------------------------------------------------------
 
 
-def tagged(model):
-    """Adam per entry with state equal to the parameter; ``omega[:, 0]`` holds the splat's id.
-    Returns the optimizers and the rows before any operation."""
+def tagged(model, id_entry: str = "omega"):
+    """Adam per entry with state equal to the parameter; ``params[id_entry][:, 0]`` holds the
+    splat's id. Returns the optimizers and the rows before any operation."""
     optimizers = optim.splat_optimizers(model.params, {n: 1e-3 for n in model.params})
     with torch.no_grad():
-        model.params["omega"][:, 0] = torch.arange(model.count, dtype=torch.float32)
+        model.params[id_entry][:, 0] = torch.arange(model.count, dtype=torch.float32)
     for name, opt in optimizers.items():
         p = model.params[name]
         opt.state[p] = {"step": torch.tensor(1.0), "exp_avg": p.detach().clone(), "exp_avg_sq": p.detach().clone()}
@@ -133,10 +133,10 @@ def snapshot(model) -> dict:
     return {name: p.detach().clone() for name, p in model.params.items()}
 
 
-def assert_aligned(model, optimizers, before: dict) -> None:
+def assert_aligned(model, optimizers, before: dict, id_entry: str = "omega") -> None:
     """Every row of every entry but those a split changes (means, scales) is the row of the
     splat it came from (by its id); Adam state rows are that splat's or zero (new rows)."""
-    ids = model.params["omega"][:, 0].long()
+    ids = model.params[id_entry][:, 0].long()
     for name, p in model.params.items():
         assert p.shape[0] == model.count
         if name not in ("means", "scales"):
@@ -177,6 +177,35 @@ def test_stg_strategy_keeps_dynamic_entries_and_optimizer_state_aligned() -> Non
     centres = model.params["t_center"].detach()
     assert not bool((centres == 5.0).any())  # the faded-out splats were pruned, and never grew
     assert not bool((state["seen"] == 0).any())
+
+
+def test_stg_strategy_keeps_basis_coefficients_and_optimizer_state_aligned() -> None:
+    """Clones and split children of a motion-basis splat carry its coefficients (so they move
+    as it did) with their optimizer rows; the shared basis is not per splat and is untouched."""
+    rng = np.random.default_rng(1)
+    torch.manual_seed(1)
+    config = ModelConfig(sh_degree=1, basis_count=4, basis_knots=5)
+    model = create("motion-basis", rng.normal(0, 1, (40, 3)), rng.random((40, 3)), config, times=rng.random(40))
+    with torch.no_grad():
+        model.params["coeffs"].normal_()
+        model.params["opacities"][:] = torch.linspace(-7.0, 3.0, model.count)  # the faintest pruned
+        model.params["scales"][:] = torch.linspace(-6, -2, model.count)[:, None]  # some cloned, some split
+        model.basis.basis.normal_()
+    optimizers = tagged(model, "coeffs")
+    basis = model.basis.basis.detach().clone()
+    strategy = STGStrategy(refine_start=0, refine_every=1, grow_grad2d=0.5, prune_unseen_after=0, prune_opa=0.01)
+    state = strategy.initialize_state(scene_scale=10.0)
+    n = model.count
+    state.update(grad2d=torch.linspace(0, 2, n), count=torch.ones(n), seen=torch.ones(n))
+    before = snapshot(model)
+    cloned, split = strategy._grow(model.params, optimizers, state, step=10)
+    assert cloned > 0 and split > 0
+    assert_aligned(model, optimizers, before, "coeffs")
+    assert strategy._prune(model.params, optimizers, state, step=10) > 0
+    assert_aligned(model, optimizers, before, "coeffs")
+    assert torch.equal(model.basis.basis.detach(), basis)
+    exported = model.export_dynamic().motion  # the file's coefficients are the splats' rows
+    np.testing.assert_array_equal(exported.coeffs, model.params["coeffs"].detach().numpy())
 
 
 def test_stg_strategy_densifies_then_prunes() -> None:
@@ -276,6 +305,40 @@ def test_other_dynamic_representations_train(tmp_path: Path, representation: str
     result = train_dynamic("synthetic", tmp_path / "run", config, load=load_moving)
     assert result.metrics["test"]["mean"]["psnr"] > 8
     assert (tmp_path / "run" / "scene.splatv").exists() == (representation == "stg")
+
+
+def test_motion_basis_moves_splats_on_the_position_schedule(tmp_path: Path) -> None:
+    """A splat's place at t is rest + coeffs @ basis(t): the basis and the coefficients decay
+    with the means (to means_lr_final), not as the colour decoder or not at all, so that
+    the motion settles as the positions do instead of jittering to the last step."""
+    from gscc.train.dynamic import DynamicTrainer
+
+    config = build_config("cpu-fast", ["iterations=40", "resolution=None"], dynamic=True, representation="motion-basis")
+    trainer = DynamicTrainer(config, moving_dataset(), tmp_path / "run")
+    for step in range(3):
+        trainer.train_step(step)
+    fraction = config.means_lr_final ** (2 / config.iterations)
+    optimizers = {**trainer.optimizers, **trainer.shared_optimizers}
+    for name, opt in ((n, optimizers[n]) for n in ("means", "coeffs", "basis")):
+        assert opt.param_groups[0]["lr"] == pytest.approx(trainer.lrs[name] * fraction, rel=1e-6), name
+
+
+def test_motion_basis_knots_default_to_one_every_few_frames(tmp_path: Path) -> None:
+    """With basis_knots=0 a segment's trajectories get a knot every KNOT_SPACING frames (both
+    ends included), not one per frame: each knot is then trained by the views of several
+    frames."""
+    from gscc.model.motion_basis import KNOT_SPACING, knots_for_frames
+    from gscc.train.dynamic import DynamicTrainer
+
+    assert KNOT_SPACING == 5
+    assert [knots_for_frames(f) for f in (1, 2, 5, 6, 7, 11, 50, 300)] == [1, 2, 2, 2, 3, 3, 11, 61]
+    config = build_config("cpu-fast", ["iterations=4", "resolution=None"], dynamic=True, representation="motion-basis")
+    trainer = DynamicTrainer(config, moving_dataset(total=12), tmp_path / "run")
+    assert trainer.model.basis.basis.shape == (config.basis_count, 4, 3)
+    given = build_config(
+        "cpu-fast", ["iterations=4", "resolution=None", "basis_knots=12"], dynamic=True, representation="motion-basis"
+    )
+    assert DynamicTrainer(given, moving_dataset(total=12), tmp_path / "given").model.basis.basis.shape[1] == 12
 
 
 def test_a_dynamic_representation_needs_a_dynamic_dataset(tmp_path: Path) -> None:

@@ -137,6 +137,8 @@ class Representation:
     - :meth:`learning_rates`: the initial learning rate of every entry of ``params``.
     - :meth:`shared_parameters` / :meth:`shared_learning_rates`: trainable tensors that are
       not per splat (one optimizer per name, untouched by the strategies).
+    - ``position_entries``: the names, per splat or shared, whose learning rates decay as the
+      positions' (``means``); the other shared ones decay as the colour decoder's.
     - :meth:`render`: an RGB render of one camera at a training step, with its render info.
     - :meth:`export`: a :class:`SplatSet` for ``splats.ply`` and the codec.
     - :meth:`shared_state` / :meth:`load_shared_state`: named float32 arrays of the shared
@@ -146,6 +148,9 @@ class Representation:
     name = ""
     # names of the per-splat entries, in the order they are created
     param_names: tuple[str, ...] = ()
+    # entries (per-splat or shared) that place splats in space: their learning rates follow
+    # the position schedule of ``means`` (exponential decay to ``means_lr_final``)
+    position_entries: tuple[str, ...] = ("means",)
 
     def __init__(self, params: torch.nn.ParameterDict, config: ModelConfig) -> None:
         missing = [n for n in self.param_names if n not in params]

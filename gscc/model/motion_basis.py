@@ -7,6 +7,10 @@ uniform knots over [0, 1], linear in between, as :class:`gscc.dynamic.MotionBasi
 evaluates it: means = rest + coeffs @ basis(t). Rotation and opacity do not change over
 time. The basis starts at zero and the coefficients small and random (the torch RNG), so
 that both receive gradients from the first step.
+
+Training (see :data:`MotionBasisModel.position_entries` and :func:`knots_for_frames`): the
+basis and the coefficients place splats in space, so their learning rates decay with the
+positions'; a segment's trajectories get a knot every few frames, not one per frame.
 """
 
 from __future__ import annotations
@@ -23,6 +27,21 @@ from .dynamic import DynamicModel
 
 INIT_COEFF_STD = 0.1
 BASIS = "basis"
+KNOT_SPACING = 5  # frames between two knots of a trajectory when the knot count is not given
+
+
+def knots_for_frames(frames: int) -> int:
+    """The knot count of a segment of ``frames`` frames: one knot every ``KNOT_SPACING``
+    frames, both ends included (a segment of one frame: one knot).
+
+    Each knot is trained only by the views of the frames around it, so a knot per frame
+    leaves every knot a few dozen noisy single-view updates and the shared trajectories
+    jitter from frame to frame, moving every splat with them; a knot every few frames
+    averages the views of those frames and keeps the trajectories smooth (linear between
+    the knots), as smooth as STG's per-splat cubic polynomials over a segment are."""
+    if frames <= 1:
+        return 1
+    return -(-(frames - 1) // KNOT_SPACING) + 1
 
 
 class BasisModule(torch.nn.Module):
@@ -39,6 +58,8 @@ class BasisModule(torch.nn.Module):
 class MotionBasisModel(DynamicModel):
     name = "motion-basis"
     motion_names = ("coeffs",)
+    # a splat's place at t is rest + coeffs @ basis(t): all three decay as positions do
+    position_entries = ("means", "coeffs", BASIS)
 
     def __init__(self, params: torch.nn.ParameterDict, config: ModelConfig) -> None:
         super().__init__(params, config)

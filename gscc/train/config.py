@@ -60,7 +60,7 @@ class TrainConfig:
     motion_degree: int = 3  # stg: polynomial motion degree (3: 9 coefficients)
     init_t_scale: float = 0.0  # stg: initial log temporal scale (0: one segment long)
     basis_count: int = 10  # motion-basis: shared trajectories
-    basis_knots: int = 0  # motion-basis: knots per trajectory (0: the segment's frame count)
+    basis_knots: int = 0  # motion-basis: knots per trajectory (0: one every 5 frames of the segment)
     # dynamic scenes (multi-view video)
     frames: Optional[str] = None  # START:END (either may be empty), the frame range trained (None: every frame)
     gof: int = 0  # groups of frames: segments of this many frames, trained independently (0: one)
@@ -84,8 +84,8 @@ class TrainConfig:
     omega_lr: float = 1e-4  # stg angular velocity
     t_center_lr: float = 1e-4  # stg temporal centre
     t_scale_lr: float = 0.03  # stg log temporal scale
-    coeffs_lr: float = 5e-3  # motion-basis coefficients
-    basis_lr: float = 8e-4  # motion-basis trajectories, times the scene scale (decays as the MLP's)
+    coeffs_lr: float = 5e-3  # motion-basis coefficients (decays as the means')
+    basis_lr: float = 8e-4  # motion-basis trajectories, times the scene scale (decays as the means')
     # evaluation and outputs
     eval_every: int = 7_000  # evaluate on the held-out views every N steps (0: only at the end)
     save_every: int = 7_000  # write ckpt.pt every N steps (0: only at the end)

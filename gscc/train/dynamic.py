@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .. import model as models
+from ..model.motion_basis import knots_for_frames
 from ..data import random_points
 from ..codec.dynamic_config import DEFAULT_FPS
 from ..errors import InputError
@@ -61,7 +62,7 @@ class DynamicTrainer(Trainer):
         base = self.config.model_config()
         if self.config.basis_knots == 0:
             start, end = frame_range_of(self.dataset)
-            base = dataclasses.replace(base, basis_knots=max(end - start, 1))
+            base = dataclasses.replace(base, basis_knots=knots_for_frames(end - start))
         return base
 
     def create_model(self, model_config) -> models.Representation:

@@ -3,8 +3,10 @@
 :func:`train` is the entry point (``gscc train`` calls it). One step (0-based ``step``):
 
 1. the training view: views are visited in a new seeded random order every epoch;
-2. learning rates: ``means`` (and a feature model's decoder) follow their exponential
-   schedules (:mod:`.optim`), functions of the step alone;
+2. learning rates: ``means`` and whatever else places splats in space (the
+   representation's ``position_entries``: a motion basis and its coefficients) follow the
+   position schedule, a feature model's decoder its own (:mod:`.optim`), functions of the
+   step alone;
 3. render with the dataset background; the strategy's ``step_pre_backward``;
 4. loss ``(1 - λ)·L1 + λ·(1 - SSIM)``, plus, when the strategy names them (MCMC), the
    opacity and scale L1 regularisers ``opacity_reg·mean(σ(o)) + scale_reg·mean(exp(s))``;
@@ -258,9 +260,12 @@ class Trainer:
         c = self.config
         frame = self.train_frames[self.view_index(step)]
         means_lr = self.means_lr(step)
-        optim.set_lr(self.optimizers["means"], means_lr)
+        for name in self.model.position_entries:
+            opt = self.optimizers.get(name) or self.shared_optimizers[name]
+            optim.set_lr(opt, optim.exponential_lr(self.lrs[name], c.means_lr_final, step, c.iterations))
         for name, opt in self.shared_optimizers.items():
-            optim.set_lr(opt, optim.exponential_lr(self.lrs[name], c.mlp_lr_final, step, c.iterations))
+            if name not in self.model.position_entries:
+                optim.set_lr(opt, optim.exponential_lr(self.lrs[name], c.mlp_lr_final, step, c.iterations))
 
         prepared = self.compression.prepare(self.model.params, step)
         out = self.render_frame(frame, step, prepared.params)
