@@ -38,6 +38,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .lossless import CODERS  # noqa: F401  (loads .jxl after .lossless, which .jxl imports)
+from .jxl import encode_image
 from .quantize import fit_lattice_quantizer, quantize
 
 MIN_POSITION_BITS = 12
@@ -95,8 +97,6 @@ def colour_plane(cells: np.ndarray, shape: tuple[int, int], bits: int) -> np.nda
 
 def jxl_cost(plane: np.ndarray, bits: int) -> int:
     """Bytes of ``plane`` as one lossless JPEG XL image at the fastest effort tried."""
-    from .jxl import encode_image
-
     return len(encode_image(plane, bits, CHEAP_EFFORT))
 
 
