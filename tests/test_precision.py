@@ -37,6 +37,16 @@ def test_smaller_splats_against_the_extent_get_more_position_bits_up_to_the_ceil
     assert precision.position_bits(*object_scene(5000, size=2e-5), ceiling=14) == 14
 
 
+@pytest.mark.parametrize("extent, bits", [(1.0, 12), (2.0, 13), (3.0, 14), (14.0, 16), (1000.0, 16)])
+def test_each_doubling_of_the_extent_beyond_one_unit_adds_a_position_bit(extent, bits):
+    """(SPZ keeps 2**-12 units whatever the scene; splats here are a fixed share of the extent)"""
+    rng = np.random.default_rng(1)
+    means = rng.uniform(-extent / 2, extent / 2, size=(4000, 3))
+    means[:2] = [[-extent / 2] * 3, [extent / 2] * 3]
+    log_scales = np.log(2e-3 * extent) + rng.normal(0.0, 0.3, size=(4000, 3))
+    assert precision.position_bits(forward_transform("signlog", means), log_scales, ceiling=16) == bits
+
+
 def test_the_position_step_stays_within_its_share_of_the_typical_splat():
     means, log_scales = object_scene(5000, size=2e-4)
     bits = precision.position_bits(means, log_scales, ceiling=16)
@@ -70,6 +80,15 @@ def test_noisy_colours_stay_at_the_base_depth_and_smooth_ones_get_the_ceiling():
     assert precision.color_bits(colour_cells("noise"), shape, 8, precision.jxl_cost) == precision.COLOR_BITS
     assert precision.color_bits(colour_cells("smooth"), shape, 8, precision.jxl_cost) == 8
     assert precision.color_bits(colour_cells("smooth"), shape, 7, precision.jxl_cost) == 7
+
+
+def test_continuous_colours_start_at_spz_step_over_their_range():
+    rng = np.random.default_rng(2)
+    for span, bits in ((0.5, 6), (2.0, 7), (6.5, 8)):
+        cells = rng.uniform(0.0, span, size=(64 * 64, 3))
+        assert not precision.on_lattice(cells)
+        assert precision.color_bits(cells, (64, 64), 8, lambda plane, b: 10**9 * b) == bits  # finer: never cheap
+    assert precision.on_lattice(colour_cells("noise"))
 
 
 def test_colour_bits_climb_one_at_a_time_while_each_costs_at_most_the_threshold():
