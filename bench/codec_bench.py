@@ -9,7 +9,7 @@ reference row. Results are printed as tables and written to JSON.
     python bench/codec_bench.py [--data DIR] [--presets default,small]
                                 [--files a,b] [--json out.json]
     python bench/codec_bench.py --large bench/results/large_1m.ply
-    python bench/codec_bench.py --target-psnr spz [--files plant]
+    python bench/codec_bench.py --target-psnr spz [--files plant] [--no-search]
 
 See bench/README.md for the meaning of every column.
 """
@@ -447,8 +447,17 @@ def attribute_bytes(data: bytes) -> dict[str, int]:
     return {row["attribute"]: row["bytes"] for row in summarize(data)["attributes"]}
 
 
-def bench_target(path: Path) -> dict[str, Any]:
-    """SPZ's render PSNR on one file, and the bytes gscc needs for it (--target-psnr)."""
+def attribute_bits(data: bytes) -> dict[str, int]:
+    """The bit depth each scalar-quantized attribute of a `.gsc` file was coded at."""
+    from gscc.container import unpack
+
+    attributes = unpack(data).header["attributes"]
+    return {name: entry["quant"]["bits"] for name, entry in attributes.items() if "quant" in entry}
+
+
+def bench_target(path: Path, search: bool = True) -> dict[str, Any]:
+    """SPZ's render PSNR on one file, the default preset's bytes and PSNR, and (``search``)
+    the bytes gscc needs for SPZ's PSNR (--target-psnr)."""
     from gscc.codec.target import QualityProbe, encode_for_psnr
 
     splats = load_splats(path)
@@ -457,18 +466,23 @@ def bench_target(path: Path) -> dict[str, Any]:
     spz_bytes, spz_psnr = len(spz_data), probe.psnr(spz_decoded)
     default = encode_tracked(splats, gscc_config("default", None))
     default_psnr = probe.psnr(decode(default.data))
-    cpu = time.process_time()
-    result, seconds = timed(lambda: encode_for_psnr(splats, gscc_config("default", None), spz_psnr, probe=probe))
-    cpu = time.process_time() - cpu
-    bits = {k: v for k, v in asdict(result.config).items() if k.endswith("_bits")}
-    return {
+    row = {
         "file": path.name,
         "count": splats.count,
         "probe": probe.record(),
         "spz": {"bytes": spz_bytes, "psnr": spz_psnr,
                 "attributes": attribute_bytes_spz(spz_data, splats.count, splats.shN.shape[1])},
         "default": {"bytes": len(default.data), "psnr": default_psnr, "ratio_vs_spz": len(default.data) / spz_bytes,
-                    "attributes": attribute_bytes(default.data)},
+                    "attributes": attribute_bytes(default.data), "bits": attribute_bits(default.data)},
+    }
+    if not search:
+        return row
+    cpu = time.process_time()
+    result, seconds = timed(lambda: encode_for_psnr(splats, gscc_config("default", None), spz_psnr, probe=probe))
+    cpu = time.process_time() - cpu
+    bits = {k: v for k, v in asdict(result.config).items() if k.endswith("_bits")}
+    return {
+        **row,
         "target": {
             "bytes": len(result.encoded.data),
             "attributes": attribute_bytes(result.encoded.data),
@@ -484,23 +498,30 @@ def bench_target(path: Path) -> dict[str, Any]:
 
 def target_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Bytes at SPZ's render PSNR (gscc encode --target-psnr)", title_justify="left")
-    headers = ("file", "SPZ B/splat", "SPZ PSNR", "default ×SPZ", "default PSNR", "target ×SPZ", "target PSNR",
-               "bits (pos/scale/rot/opac/colour)", "search s")
-    for header in headers:
-        table.add_column(header, justify="left" if header in ("file", headers[7]) else "right")
+    headers = ("file", "SPZ B/splat", "SPZ PSNR", "default ×SPZ", "default PSNR", "default bits", "target ×SPZ",
+               "target PSNR", "target bits", "search s")
+    searched = all("target" in row for row in rows)
+    for header in headers if searched else headers[:6]:
+        table.add_column(header, justify="left" if header in ("file", "default bits", "target bits") else "right")
     for row in rows:
-        t, b = row["target"], row["target"]["bits"]
-        table.add_row(
+        d = row["default"]["bits"]
+        cells = [
             row["file"],
             f"{row['spz']['bytes'] / row['count']:.2f}",
             f"{row['spz']['psnr']:.2f}",
             f"{row['default']['ratio_vs_spz']:.3f}",
             f"{row['default']['psnr']:.2f}",
-            f"{t['ratio_vs_spz']:.3f}",
-            f"{t['psnr']:.2f}",
-            "/".join(str(b[k]) for k in ("position_bits", "scale_bits", "rotation_bits", "opacity_bits", "color_bits")),
-            f"{t['seconds']:.0f}",
-        )
+            "/".join(str(d[k]) for k in ("means", "scales", "quats", "opacities", "sh0") if k in d),
+        ]
+        if searched:
+            t, b = row["target"], row["target"]["bits"]
+            cells += [
+                f"{t['ratio_vs_spz']:.3f}",
+                f"{t['psnr']:.2f}",
+                "/".join(str(b[k]) for k in ("position_bits", "scale_bits", "rotation_bits", "opacity_bits", "color_bits")),
+                f"{t['seconds']:.0f}",
+            ]
+        table.add_row(*cells)
     return table
 
 
@@ -511,7 +532,7 @@ def allocation_table(rows: list[dict[str, Any]]) -> Table:
     for header in ("file", "method", *names, "total"):
         table.add_column(header, justify="left" if header in ("file", "method") else "right")
     for row in rows:
-        for method in ("spz", "default", "target"):
+        for method in [m for m in ("spz", "default", "target") if m in row]:
             sizes = row[method]["attributes"]
             cells = [f"{8 * sizes[a] / row['count']:.2f}" if a in sizes else "" for a in names]
             table.add_row(row["file"], method, *cells, f"{8 * row[method]['bytes'] / row['count']:.2f}")
@@ -521,10 +542,19 @@ def allocation_table(rows: list[dict[str, Any]]) -> Table:
 def run_targets(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for path in find_files(args.data, parse_list(args.files)):
-        rows.append(bench_target(path))
-        console.print(f"{path.name}: {rows[-1]['target']['ratio_vs_spz']:.3f}× SPZ at {rows[-1]['spz']['psnr']:.2f} dB")
+        rows.append(bench_target(path, search=not args.no_search))
+        measured = rows[-1].get("target", rows[-1]["default"])
+        console.print(f"{path.name}: {measured['ratio_vs_spz']:.3f}× SPZ, {measured['psnr']:.2f} dB "
+                      f"(SPZ: {rows[-1]['spz']['psnr']:.2f} dB)")
     console.print(target_table(rows))
     console.print(allocation_table(rows))
+    above = [r["file"] for r in rows if r["default"]["psnr"] >= r["spz"]["psnr"]]
+    small = [r["file"] for r in rows if r["default"]["ratio_vs_spz"] <= TARGET_RATIO_VS_SPZ]
+    for label, files in (("default ≥ SPZ's PSNR", above), (f"default ≤ {TARGET_RATIO_VS_SPZ}× SPZ bytes", small)):
+        verdict = "[green]yes[/]" if len(files) == len(rows) else "[red]no[/]"
+        console.print(f"{label}: {verdict} ({len(files)}/{len(rows)} files)")
+    if args.no_search:
+        return {"targets": rows}
     passing = [r["file"] for r in rows if r["target"]["reached"] and r["target"]["ratio_vs_spz"] <= TARGET_RATIO_AT_SPZ_PSNR]
     verdict = "[green]yes[/]" if len(passing) == len(rows) else "[red]no[/]"
     console.print(f"at SPZ's PSNR, gscc ≤ {TARGET_RATIO_AT_SPZ_PSNR}× SPZ bytes: {verdict} ({len(passing)}/{len(rows)} files)")
@@ -560,6 +590,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--target-psnr", choices=("spz",), default=None,
         help="only measure the bytes gscc needs at SPZ's render PSNR (encode --target-psnr)",
+    )
+    parser.add_argument(
+        "--no-search", action="store_true",
+        help="with --target-psnr: only SPZ's and the default preset's bytes and render PSNR (no search)",
     )
     return parser.parse_args(argv)
 

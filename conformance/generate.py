@@ -189,6 +189,13 @@ def context_sources() -> dict:
     return {name: GaussianContextSource(network(), (0.0,) * 3, (1.0,) * 3) for name, network in CONTEXT_NETWORKS.items()}
 
 
+def fixed_default() -> EncodeConfig:
+    """The default preset as these vectors were made with it: every attribute at its fixed
+    depth (16-bit positions, 8 bits for the rest). The default preset now picks its depths
+    from the scene (gscc.codec.precision); the recipes keep describing their vectors."""
+    return replace(preset("default"), precision="fixed")
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str
@@ -201,33 +208,33 @@ class Recipe:
 
 RECIPES = [
     Recipe("plant-default", "real SH-0 sample, 701 splats (grid padding), default preset: PLAS + auto coder",
-           lambda: plant(701), preset("default")),
+           lambda: plant(701), fixed_default()),
     Recipe("plant-png", "PNG coding only: 16-bit greyscale for positions, 8-bit RGB/RGBA/L for the rest",
-           lambda: plant(500), preset("default").with_overrides(coder="png", sort="none")),
+           lambda: plant(500), fixed_default().with_overrides(coder="png", sort="none")),
     Recipe("plant-ans", "ANS coding only: 16-bit positions (three tables), 8-bit attributes",
-           lambda: plant(500), preset("default").with_overrides(coder="ans")),
+           lambda: plant(500), fixed_default().with_overrides(coder="ans")),
     Recipe("plant-raw-low-bits", "raw coding, 12-bit positions, 4-bit attributes, pruning",
-           lambda: plant(333), preset("default").with_overrides(
+           lambda: plant(333), fixed_default().with_overrides(
                coder="raw", position_bits=12, scale_bits=4, rotation_bits=4, opacity_bits=4,
                color_bits=4, opacity_threshold=0.05)),
     Recipe("sh3-vq-ans", "SH degree 3, higher-order SH by vector quantization, ANS",
-           lambda: synthetic(400, 3, seed=1), preset("default").with_overrides(coder="ans", sh_codebook=64)),
+           lambda: synthetic(400, 3, seed=1), fixed_default().with_overrides(coder="ans", sh_codebook=64)),
     Recipe("sh3-vq-png", "SH degree 3, vector quantization, PNG (16-bit codebook labels when K > 256)",
-           lambda: synthetic(600, 3, seed=2), preset("default").with_overrides(coder="png", sh_codebook=512)),
+           lambda: synthetic(600, 3, seed=2), fixed_default().with_overrides(coder="png", sh_codebook=512)),
     Recipe("sh3-scalar-png", "SH degree 3, higher-order SH quantized per coefficient, PNG",
            lambda: synthetic(257, 3, seed=3), preset("high").with_overrides(coder="png", sort="none")),
     Recipe("sh1-small-preset", "SH degree 1, the small preset (6-bit attributes, 14-bit positions)",
            lambda: synthetic(300, 1, seed=4), preset("small")),
     Recipe("sh2-scalar-ans", "SH degree 2, per-coefficient SH with ANS, 6-bit",
            lambda: synthetic(150, 2, seed=5), preset("high").with_overrides(coder="ans", sh_bits=6)),
-    Recipe("one-splat", "a single splat", lambda: plant(1), preset("default")),
+    Recipe("one-splat", "a single splat", lambda: plant(1), fixed_default()),
     Recipe("sh3-gsplat-png", "the gsplat-png preset: identity (4-component) quaternions and raw "
            "logit opacities, 6-bit VQ codebook, PNG only",
            lambda: synthetic(300, 3, seed=6), preset("gsplat-png").with_overrides(sh_codebook=128)),
     # format 1.1
     Recipe("features-mlp", "format 1.1: an MLP-coloured scene, 97 splats with 8 features each and a "
            "2-hidden-layer colour decoder (view SH degree 2) in a weights chunk, baked to SH degree 3",
-           lambda: random_feature_splats(97, seed=7), preset("default")),
+           lambda: random_feature_splats(97, seed=7), fixed_default()),
     # format 1.2
     Recipe("learned-table", "format 1.2: learned table coding (ans-table) of 8-bit scales, quats, opacities "
            "and sh0 and 6-bit per-coefficient SH degree 1, from fixed Laplacian tables; 16-bit means "
@@ -244,7 +251,7 @@ RECIPES = [
     # format 1.4
     Recipe("plant-jxl", "format 1.4: JPEG XL lossless coding only: 16-bit positions, 8-bit scales, quats "
            "(four components), opacities and sh0, 500 unsorted real splats",
-           lambda: plant(500), preset("default").with_overrides(coder="jxl", sort="none"),
+           lambda: plant(500), fixed_default().with_overrides(coder="jxl", sort="none"),
            codings={name: "jxl" for name in ("means", "scales", "quats", "opacities", "sh0")}),
     Recipe("sh1-scalar-jxl", "format 1.4: JPEG XL, SH degree 1 quantized per coefficient at 6 bits (9 channels: "
            "images of 4, 4 and 1 channels, or 9 greyscale), 14-bit positions",
@@ -252,10 +259,10 @@ RECIPES = [
            codings={"shN": "jxl"}),
     Recipe("sh3-vq-jxl", "format 1.4: JPEG XL, SH degree 3 by vector quantization with 512 entries (16-bit "
            "labels), every plane JPEG XL",
-           lambda: synthetic(600, 3, seed=11), preset("default").with_overrides(coder="jxl", sh_codebook=512)),
+           lambda: synthetic(600, 3, seed=11), fixed_default().with_overrides(coder="jxl", sh_codebook=512)),
     Recipe("jxl-per-channel", "format 1.4: JPEG XL with one channel per image (group 1) for the 3-channel "
            "scales and sh0 of 2000 unsorted random splats (uncorrelated channels); group 4 elsewhere",
-           lambda: synthetic(2000, 0, seed=12), preset("default").with_overrides(coder="jxl", sort="none")),
+           lambda: synthetic(2000, 0, seed=12), fixed_default().with_overrides(coder="jxl", sort="none")),
 ]
 
 # Vectors built by hand from integer planes (conformance/handmade.py), for paths the

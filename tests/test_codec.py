@@ -129,12 +129,15 @@ def test_no_splat_is_lost_without_pruning(sort):
     assert sorted(encoded.source_index) == list(range(splats.count))
 
 
-def test_round_trip_errors_are_within_the_quantization_steps():
+@pytest.mark.parametrize("precision", ["fixed", "adaptive"])
+def test_round_trip_errors_are_within_the_quantization_steps(precision):
     splats = _sample(2000)
-    encoded = encode_tracked(splats, preset("default"))
+    encoded = encode_tracked(splats, preset("default").with_overrides(precision=precision))
     decoded = decode(encoded.data)
     errors = attribute_errors(splats.subset(encoded.source_index), decoded)
-    assert errors["position_rel_max"] < 1e-4  # 16-bit positions
+    bits = unpack(encoded.data).header["attributes"]["means"]["quant"]["bits"]
+    assert bits == 16 if precision == "fixed" else 12 <= bits <= 16
+    assert errors["position_rel_max"] < 1e-4 * 2 ** (16 - bits)  # 1e-4 at 16-bit positions
     assert errors["colour_mean"] < 2 / 255
     assert errors["opacity_mean"] < 2 / 255
     assert errors["rotation_deg_mean"] < 2.0

@@ -63,8 +63,8 @@ def test_continuous_values_are_quantized_as_before():
 
 
 def test_eight_bit_colours_and_opacities_decode_exactly(small_splats):
-    """A .splat file's colours and opacities are bytes: at the default 8 bits they survive."""
-    encoded = encode_tracked(small_splats, fast_config())
+    """A .splat file's colours and opacities are bytes: at 8 bits they survive."""
+    encoded = encode_tracked(small_splats, fast_config(color_bits=8, opacity_bits=8))
     decoded = decode(encoded.data)
     source = small_splats.subset(encoded.source_index)
     np.testing.assert_allclose(decoded.sh0, source.sh0, atol=1e-6)

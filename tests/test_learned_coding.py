@@ -58,7 +58,8 @@ def scene(count: int = 240, seed: int = 0):
 
 
 def ans_config(**overrides):
-    return fast_config(coder="ans", sh_codec="scalar", **overrides)
+    """The default's fixed depths (8-bit attributes: the learned tables' alphabets)."""
+    return fast_config(coder="ans", sh_codec="scalar", precision="fixed", **overrides)
 
 
 def sources(**kwargs) -> dict:

@@ -9,6 +9,7 @@ from .prune import PruneConfig
 SORTERS = ("plas", "none")
 CODER_CHOICES = ("auto", "png", "ans", "raw", "jxl")
 SH_CODECS = ("vq", "scalar")
+PRECISIONS = ("fixed", "adaptive")  # gscc.codec.precision
 # Transforms an attribute may be coded with instead of its default (gscc.codec.attributes).
 # All are inverse transforms the 1.0 decoder already applies (spec/codecs.md); with
 # "identity" for quats the encoder normalises them and codes the four components as is.
@@ -56,6 +57,9 @@ class EncodeConfig:
     seed: int = 0
     # per-attribute transform overrides, e.g. (("opacities", "identity"),); a dict is accepted
     transforms: tuple[tuple[str, str], ...] = ()
+    # "fixed": every attribute at its bit depth above; "adaptive": those depths are
+    # ceilings and the encoder picks each from the scene (gscc.codec.precision)
+    precision: str = "fixed"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "transforms", checked_transforms(self.transforms, TRANSFORM_CHOICES))
@@ -63,6 +67,8 @@ class EncodeConfig:
             raise ValueError(f"unknown sort {self.sort!r}; choose from {', '.join(SORTERS)}")
         if self.coder not in CODER_CHOICES:
             raise ValueError(f"unknown coder {self.coder!r}; choose from {', '.join(CODER_CHOICES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         if self.sh_codec not in SH_CODECS:
             raise ValueError(f"unknown SH codec {self.sh_codec!r}; choose from {', '.join(SH_CODECS)}")
         if not 8 <= self.position_bits <= 16:
@@ -95,10 +101,15 @@ class EncodeConfig:
         settings = asdict(self)
         if not self.transforms:  # files without overrides keep the settings record they had
             del settings["transforms"]
+        if self.precision == "fixed":  # likewise files at fixed depths
+            del settings["precision"]
         return settings
 
     def with_overrides(self, **overrides) -> "EncodeConfig":
-        """A copy with the given fields replaced; ``None`` values are ignored."""
+        """A copy with the given fields replaced; ``None`` values are ignored. A bit depth
+        given without a ``precision`` makes the depths fixed: what was asked for is coded."""
+        if "precision" not in overrides and any(v is not None for k, v in overrides.items() if k.endswith("_bits")):
+            overrides = {**overrides, "precision": "fixed"}
         prune_fields = {k: v for k, v in overrides.items() if k in PruneConfig.__dataclass_fields__}
         plain = {
             k: v for k, v in overrides.items() if v is not None and k not in PruneConfig.__dataclass_fields__
@@ -108,8 +119,9 @@ class EncodeConfig:
 
 
 PRESETS: dict[str, EncodeConfig] = {
-    # the balance we recommend: 16-bit positions, 8-bit everything else, VQ for SH
-    "default": EncodeConfig(),
+    # the balance we recommend: bit depths chosen from the scene at about one render
+    # quality (gscc.codec.precision), at most 16-bit positions and 8 bits for the rest; VQ for SH
+    "default": EncodeConfig(precision="adaptive"),
     # the smallest files: coarser attributes and stronger pruning
     "small": EncodeConfig(
         prune=PruneConfig(opacity_threshold=0.02),

@@ -15,6 +15,7 @@ from .config import EncodeConfig
 from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
 from .lossless import CODERS, PlaneCoding, code_plane, required_version
+from .precision import adaptive_bits, color_bits, jxl_cost
 from .prune import keep_mask
 from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
 from .vq import VqConfig, encode_vq
@@ -191,7 +192,9 @@ def code_scene(
     context: Context = {}  # what a learned coding may read: the attributes coded before it
     learned = False
     masks = {plane.name: plane.coded for plane in extra if plane.coded is not None}
-    bits = {plane.name: plane.bits for plane in extra}
+    adaptive = config.precision == "adaptive"
+    bits = adaptive_bits(prepared, {a.name: config.bits_for(a.name) for a in coded}) if adaptive else {}
+    bits.update({plane.name: plane.bits for plane in extra})
     vq_planes = {plane.name: plane.vq for plane in extra if plane.vq is not None}
     for name in [a.name for a in coded] + [plane.name for plane in extra]:
         values = prepared[name]
@@ -207,6 +210,8 @@ def code_scene(
             continue
         # cells: every splat (uncoded ones of a masked plane: none) once, padding repeats
         cells = fill_uncoded(order, n, masks[name]) if name in masks else source
+        if adaptive and name == "sh0":
+            depth = color_bits(values[cells], shape, depth, jxl_cost)
         quant, plane, coding = choose_coding(values[cells], shape, depth, config, distributions.get(name), context)
         learned |= coding.entry["codec"] not in CODERS
         entries[name] = {

@@ -184,7 +184,7 @@ def encode_for_psnr(
     report("rendering the input")
     probe = probe or QualityProbe(splats)
     fields = fields_for(splats)
-    base_config = replace(config, **{f: BIT_LEVELS[f][0] for f in fields})
+    base_config = replace(config, precision="fixed", **{f: BIT_LEVELS[f][0] for f in fields})
     first = encode_tracked(splats, base_config, progress=report)
     grid = first.grid
 
