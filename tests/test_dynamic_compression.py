@@ -198,6 +198,8 @@ def test_dynamic_compression_presets() -> None:
         build_config("cpu-fast", ["simulate_preset=nope"], compression="gscodec", dynamic=True)
     static = build_config("cpu-fast", [], compression="gscodec")
     assert static.strategy == "mcmc" and static.mask == "learnable" and static.codec_preset == "default"
+    # the static default preset chooses its bit depths from the scene; a run codes at those it simulated
+    assert static.codec_config().precision == "fixed" and build_config("cpu-fast", []).codec_config().precision == "adaptive"
     with pytest.raises(InputError, match="unknown codec preset 'gscodec' for static scenes"):
         build_config("cpu-fast", ["codec_preset=gscodec"])
     both = build_config("cpu-fast", ["colour=sh", "mask=learnable,motion", "mask.init_keep=0.7"],

@@ -205,8 +205,11 @@ class TrainConfig:
         bits = {}
         if self.codec_bits is not None:
             bits = {name: self.codec_bits for name in ("scale_bits", "rotation_bits", "opacity_bits", "color_bits", "sh_bits")}
+        # a run that simulates quantization codes at the bit depths it simulated, not at the
+        # adaptive default's scene-chosen ones (gscc.codec.precision)
+        simulated = "fixed" if self.quantizer != "none" else None
         return dict(sort=self.codec_sort, coder=self.codec_coder, sh_codec=self.codec_sh,
-                    opacity_threshold=self.codec_prune, **bits)
+                    opacity_threshold=self.codec_prune, precision=simulated, **bits)
 
     def strategy_fields(self) -> dict[str, Any]:
         """The options of the chosen strategy given by this config."""
