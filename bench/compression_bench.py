@@ -151,6 +151,76 @@ def result_row(e: Experiment, folder: Path, command, seconds) -> dict:
     }
 
 
+def trained_scene(folder: Path):
+    """The finished run's exported scene, its learned distributions and its codec config,
+    from ``ckpt.pt`` alone (as the run's final encode makes them, without the dataset)."""
+    import torch
+
+    from gscc import model as models
+    from gscc.train.checkpoint import load_checkpoint
+    from gscc.train.compression import Compression
+    from gscc.train.config import TrainConfig
+
+    checkpoint = load_checkpoint(folder / "ckpt.pt")
+    config = TrainConfig.from_dict(checkpoint["config"])
+    shared = {name: t.numpy() for name, t in checkpoint["shared"].items()}
+    model = models.from_params(config.representation, dict(checkpoint["params"]), shared, config.model_config())
+    compression = Compression(config, model, torch.device("cpu"))
+    compression.mask_params(model.params)
+    if "compression" in checkpoint:
+        compression.load_state_dict(checkpoint["compression"])
+    with torch.no_grad():
+        scene = model.export_scene(compression.final_params(model.params))
+        distributions = compression.distributions(model.params)
+    return scene, distributions, config.codec_config()
+
+
+def coding_sizes(folder: Path) -> dict[str, dict]:
+    """Per scalar-coded attribute of the run's final encode: the bytes of each empirical
+    coder (``png``, ``ans``, ``jxl``) and of its learned coding (``learned``, when the run
+    trained a distribution for it), and which coding the file keeps."""
+    from gscc.codec.encoder import encode_tracked
+    from gscc.info import summarize
+
+    scene, distributions, codec = trained_scene(folder)
+    sizes: dict[str, dict] = {}
+    data = encode_tracked(scene, codec, distributions, sizes=sizes).data
+    kept = {row["attribute"]: row["coding"] for row in summarize(data)["attributes"]}
+    return {name: {**row, "kept": kept.get(name), "constrained": name in distributions} for name, row in sizes.items()}
+
+
+def print_coding_table(rows: list[dict], console: Console) -> None:
+    """Learned against empirical coding per attribute (runs that have ``codings``)."""
+    for r in rows:
+        codings = r.get("codings")
+        if not codings:
+            continue
+        table = Table(title=f"{r['name']}: learned vs empirical coding per attribute, KB")
+        for header in ("attribute", "png", "ans", "jxl", "best empirical", "learned", "learned vs best", "kept"):
+            table.add_column(header, justify="left" if header in ("attribute", "kept") else "right")
+        totals = {"best": 0, "learned": 0}
+        for name, c in codings.items():
+            empirical = [c[k] for k in ("png", "ans", "jxl") if c.get(k) is not None]
+            best = min(empirical) if empirical else None
+            learned = c.get("learned")
+            delta = "—" if learned is None or best is None else f"{100.0 * (learned / best - 1.0):+.1f}%"
+            if learned is not None and best is not None:
+                totals["best"] += best
+                totals["learned"] += learned
+            table.add_row(
+                name + (" *" if c.get("constrained") else ""),
+                *(fmt(None if c.get(k) is None else c[k] / 1000, ",.1f") for k in ("png", "ans", "jxl")),
+                fmt(None if best is None else best / 1000, ",.1f"), fmt(None if learned is None else learned / 1000, ",.1f"),
+                delta, str(c.get("kept") or ""),
+            )
+        if totals["best"]:
+            table.add_row(
+                "constrained total", "", "", "", f"{totals['best'] / 1000:,.1f}", f"{totals['learned'] / 1000:,.1f}",
+                f"{100.0 * (totals['learned'] / totals['best'] - 1.0):+.1f}%", "",
+            )
+        console.print(table)
+
+
 def fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
@@ -230,6 +300,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=RESULTS / "compression_bench.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "compression_bench.png")
     parser.add_argument("--table-only", action="store_true", help="only tabulate runs already in --out")
+    parser.add_argument(
+        "--codings", action="store_true",
+        help="also re-encode each run with trained distributions to tabulate learned vs empirical coding per attribute",
+    )
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -260,7 +334,14 @@ def main() -> int:
         write_json(args, rows, previous)
     if not rows:
         return 1
+    if args.codings:
+        for r in rows:
+            folder = args.out / r["name"]
+            if (r.get("compression") or {}).get("entropy_model", "none") != "none" and (folder / "ckpt.pt").is_file():
+                console.print(f"{r['name']}: coding sizes of every candidate per attribute", highlight=False)
+                r["codings"] = coding_sizes(folder)
     print_tables(rows, console)
+    print_coding_table(rows, console)
     write_json(args, rows, previous)
     title = f"{args.scene.name}: {args.preset}" + (f", {args.iterations} steps" if args.iterations else "")
     plot(list({**previous, **{r['name']: r for r in rows}}.values()) if not args.table_only else rows, args.plot, title)

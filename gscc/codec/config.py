@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from .prune import PruneConfig
 
 SORTERS = ("plas", "none")
-CODER_CHOICES = ("auto", "png", "ans", "raw", "jxl")
+CODER_CHOICES = ("auto", "png", "ans", "raw", "jxl", "ans-interp")
 SH_CODECS = ("vq", "scalar")
 # Transforms an attribute may be coded with instead of its default (gscc.codec.attributes).
 # All are inverse transforms the 1.0 decoder already applies (spec/codecs.md); with

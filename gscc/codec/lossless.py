@@ -40,15 +40,16 @@ def channel_groups(channels: int, group: int) -> list[tuple[int, int]]:
 
 def _coders() -> dict[str, LosslessCoder]:
     from .ans import AnsCoder
+    from .interp import InterpCoder
     from .jxl import JxlCoder
     from .png import PngCoder
     from .raw import RawCoder
 
-    return {"png": PngCoder(), "ans": AnsCoder(), "raw": RawCoder(), "jxl": JxlCoder()}
+    return {"png": PngCoder(), "ans": AnsCoder(), "raw": RawCoder(), "jxl": JxlCoder(), "ans-interp": InterpCoder()}
 
 
 CODERS: dict[str, LosslessCoder] = _coders()
-AUTO_CANDIDATES = ("png", "ans", "jxl")
+AUTO_CANDIDATES = ("png", "ans", "jxl", "ans-interp")
 
 
 @dataclass(frozen=True)
