@@ -22,24 +22,29 @@ escaped and sent uniformly after the phase's symbols). Smooth regions of a sorte
 narrow tables, edges wide ones: the per-plane statistics a single static table (``ans``)
 cannot follow.
 
-Chunks (all of type ``ans-interp``), spec/codecs.md "`ans-interp`":
+The 64 level tables are fixed: ``level_tables.bin`` beside this module holds them in the
+``ans-context`` tables chunk layout (all 64 levels), the bytes spec/codecs.md lists, made
+once by :func:`gscc.codec.context_coding.level_table`; the decoder reads them and never
+evaluates a Gaussian, and a file carries none (``ans-context`` stores the ones it uses:
+about 1 KB per plane).
 
-    0        the level tables (the ``ans-context`` tables chunk layout)
-    1 .. C   one per channel:
-             u8 T (0..16), 32 x u8 level per bucket (0..63; 255: no cell of this channel
-             falls in the bucket), varint M, M little-endian u32 words of one rANS stream
+Chunks (all of type ``ans-interp``), one per channel, spec/codecs.md "`ans-interp`":
+
+    u8 T (0..16), 32 x u8 level per bucket (0..63; 255: no cell of this channel falls in
+    the bucket), varint M, M little-endian u32 words of one rANS stream
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from pathlib import Path
+
 from ..container import INTERP_VERSION
 from ..errors import FormatError, HeaderError, PayloadError
 from .ans import Reader, categorical, check_stream_end, stream_coder
 from .context_coding import (
-    LEVELS, decode_levels, encode_streams, escape_parts, level_streams, level_table, put_tables, read_tables,
-    uniform_table,
+    LEVELS, decode_levels, encode_streams, escape_parts, level_streams, read_tables, uniform_table,
 )
 
 NAME = "ans-interp"
@@ -48,6 +53,8 @@ UNUSED = 255
 MAX_TOP = 16  # T: the top grid takes every 2**T-th row and column
 TOP_CELLS = 64  # the encoder's T: the smallest with at most this many top-grid cells
 MAX_RESIDUAL = 128  # residuals this far or farther escape under every level's table (K <= 127)
+TABLES_FILE = Path(__file__).with_name("level_tables.bin")
+TABLES: dict[int, np.ndarray] = read_tables(TABLES_FILE.read_bytes())  # level -> integer table
 
 
 def bucket(activity: np.ndarray) -> np.ndarray:
@@ -112,7 +119,7 @@ def _level_costs() -> np.ndarray:
     escaped one, without its uniform bits) under each level's table."""
     costs = np.empty((LEVELS, MAX_RESIDUAL + 1))
     for level in range(LEVELS):
-        freq = level_table(level).astype(np.float64)
+        freq = TABLES[level].astype(np.float64)
         k = (len(freq) - 2) // 2
         bits = -np.log2(freq / freq.sum())
         costs[level, : k + 1] = bits[k : 2 * k + 1]
@@ -127,7 +134,7 @@ def fit_levels(residual: np.ndarray, buckets: np.ndarray, bits: int) -> np.ndarr
     """The level per bucket (UNUSED where no cell falls) that codes the bucket's residuals
     in the fewest bits (ties: the lower level)."""
     d = np.minimum(np.abs(residual), MAX_RESIDUAL)
-    escaped = np.arange(MAX_RESIDUAL + 1)[None, :] > np.array([[(len(level_table(l)) - 2) // 2] for l in range(LEVELS)])
+    escaped = np.arange(MAX_RESIDUAL + 1)[None, :] > np.array([[(len(TABLES[l]) - 2) // 2] for l in range(LEVELS)])
     cost = _COSTS + escaped * bits  # an escaped residual also pays its uniform bits
     levels = np.full(BUCKETS, UNUSED, dtype=np.int64)
     for b in np.unique(buckets).tolist():
@@ -142,7 +149,7 @@ def _contexts(q: np.ndarray, top: int):
 
 
 def encode_plane(plane: np.ndarray, bits: int) -> list[bytes]:
-    """The chunks of an (H, W, C) plane: the tables, then one per channel."""
+    """The chunks of an (H, W, C) plane, one per channel."""
     height, width, channels = plane.shape
     top = top_exponent(height, width)
     fitted = []
@@ -156,8 +163,7 @@ def encode_plane(plane: np.ndarray, bits: int) -> list[bytes]:
         else:
             levels = np.full(BUCKETS, UNUSED, dtype=np.int64)
         fitted.append((q, contexts, levels))
-    tables = {l: level_table(l) for _, _, levels in fitted for l in levels.tolist() if l != UNUSED}
-    chunks = [put_tables(tables)]
+    chunks = []
     step = 1 << top
     for q, contexts, levels in fitted:
         streams = []
@@ -167,13 +173,13 @@ def encode_plane(plane: np.ndarray, bits: int) -> list[bytes]:
             streams.append(((corner >> shift) & ((1 << width_bits) - 1), uniform_table(width_bits)))
             shift += width_bits
         for rows, cols, mu, buckets in contexts:
-            streams += level_streams(q[np.ix_(rows, cols)], mu, levels[buckets], tables, bits)
+            streams += level_streams(q[np.ix_(rows, cols)], mu, levels[buckets], TABLES, bits)
         chunks.append(bytes([top]) + bytes(levels.astype(np.uint8).tolist()) + encode_streams(streams))
     return chunks
 
 
 # ---------------------------------------------------------------------------- the decoder
-def decode_channel(data: bytes, height: int, width: int, bits: int, tables: dict[int, np.ndarray]) -> np.ndarray:
+def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarray:
     reader = Reader(data, "ans-interp chunk")
     top = reader.byte()
     if top > MAX_TOP:
@@ -199,7 +205,7 @@ def decode_channel(data: bytes, height: int, width: int, bits: int, tables: dict
             level = levels[buckets]
             if (level == UNUSED).any():
                 raise PayloadError("ans-interp chunk has no level for a context bucket its cells fall in")
-            values = decode_levels(coder, mu, level, tables, bits, "ans-interp")
+            values = decode_levels(coder, mu, level, TABLES, bits, "ans-interp")
             if values.size and (values.min() < 0 or values.max() >= 1 << bits):
                 raise PayloadError("ans-interp stream decodes to symbols out of range")
             q[np.ix_(rows, cols)] = values.reshape(len(rows), len(cols))
@@ -222,8 +228,7 @@ class InterpCoder:
 
     def decode(self, params: dict, chunks: list[bytes], shape: tuple[int, int, int], bits: int) -> np.ndarray:
         height, width, channels = shape
-        if len(chunks) != channels + 1:
-            raise HeaderError(f"ans-interp plane needs {channels + 1} chunks, header lists {len(chunks)}")
-        tables = read_tables(chunks[0])
-        planes = [decode_channel(c, height, width, bits, tables) for c in chunks[1:]]
+        if len(chunks) != channels:
+            raise HeaderError(f"ans-interp plane needs {channels} chunks, header lists {len(chunks)}")
+        planes = [decode_channel(c, height, width, bits) for c in chunks]
         return np.stack(planes, axis=2).astype(np.uint16)
