@@ -184,8 +184,21 @@ def coding_sizes(folder: Path) -> dict[str, dict]:
 
     scene, distributions, codec = trained_scene(folder)
     sizes: dict[str, dict] = {}
-    data = encode_tracked(scene, codec, distributions, sizes=sizes).data
-    kept = {row["attribute"]: row["coding"] for row in summarize(data)["attributes"]}
+    encoded = encode_tracked(scene, codec, distributions, sizes=sizes)
+    kept = {row["attribute"]: row["coding"] for row in summarize(encoded.data)["attributes"]}
+    # the ablation of ans-interp: interpolation with one table per channel, on the same
+    # (lattice-quantized) planes the empirical coders coded, read back from an ans file
+    from gscc.codec.interp import encode_plane
+    from gscc.codec.lossless import decode_plane
+    from gscc.container import unpack
+
+    plain = unpack(encode_tracked(scene, codec.with_overrides(coder="ans"), grid=encoded.grid).data)
+    shape = (plain.header["grid"]["height"], plain.header["grid"]["width"])
+    for name, entry in plain.header["attributes"].items():
+        if name in sizes and entry["codec"] == "scalar":
+            bits = entry["quant"]["bits"]
+            plane = decode_plane(plain, entry["coding"], (*shape, len(entry["quant"]["lo"])), bits)
+            sizes[name]["ans-interp one table"] = sum(map(len, encode_plane(plane, bits, adaptive=False)))
     return {name: {**row, "kept": kept.get(name), "constrained": name in distributions} for name, row in sizes.items()}
 
 
@@ -196,29 +209,35 @@ def print_coding_table(rows: list[dict], console: Console) -> None:
         if not codings:
             continue
         table = Table(title=f"{r['name']}: learned vs empirical coding per attribute, KB")
-        for header in ("attribute", "png", "ans", "jxl", "best empirical", "learned", "learned vs best", "kept"):
+        columns = ("png", "ans", "jxl", "best empirical", "learned", "ans-interp one table", "ans-interp")
+        for header in ("attribute", *columns, "learned vs best", "ans-interp vs best", "kept"):
             table.add_column(header, justify="left" if header in ("attribute", "kept") else "right")
-        totals = {"best": 0, "learned": 0}
+        totals = dict.fromkeys(columns, 0)
         for name, c in codings.items():
-            empirical = [c[k] for k in ("png", "ans", "jxl") if c.get(k) is not None]
-            best = min(empirical) if empirical else None
-            learned = c.get("learned")
-            delta = "—" if learned is None or best is None else f"{100.0 * (learned / best - 1.0):+.1f}%"
-            if learned is not None and best is not None:
-                totals["best"] += best
-                totals["learned"] += learned
+            row = dict(c)
+            row["best empirical"] = min(c[k] for k in EMPIRICAL if c.get(k) is not None)
+            if c.get("constrained"):
+                for k in columns:
+                    totals[k] += row.get(k) or 0
             table.add_row(
                 name + (" *" if c.get("constrained") else ""),
-                *(fmt(None if c.get(k) is None else c[k] / 1000, ",.1f") for k in ("png", "ans", "jxl")),
-                fmt(None if best is None else best / 1000, ",.1f"), fmt(None if learned is None else learned / 1000, ",.1f"),
-                delta, str(c.get("kept") or ""),
+                *(fmt(None if row.get(k) is None else row[k] / 1000, ",.1f") for k in columns),
+                relative(row.get("learned"), row["best empirical"]), relative(row.get("ans-interp"), row["best empirical"]),
+                str(c.get("kept") or ""),
             )
-        if totals["best"]:
+        if totals["best empirical"]:
             table.add_row(
-                "constrained total", "", "", "", f"{totals['best'] / 1000:,.1f}", f"{totals['learned'] / 1000:,.1f}",
-                f"{100.0 * (totals['learned'] / totals['best'] - 1.0):+.1f}%", "",
+                "constrained (*) total", *(f"{totals[k] / 1000:,.1f}" for k in columns),
+                relative(totals["learned"], totals["best empirical"]), relative(totals["ans-interp"], totals["best empirical"]), "",
             )
         console.print(table)
+
+
+EMPIRICAL = ("png", "ans", "jxl")  # the codings `auto` chose from before ans-interp (format 1.5)
+
+
+def relative(value, base) -> str:
+    return "—" if not value or not base else f"{100.0 * (value / base - 1.0):+.1f}%"
 
 
 def fmt(value, spec: str) -> str:

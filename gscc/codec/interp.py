@@ -148,8 +148,10 @@ def _contexts(q: np.ndarray, top: int):
     return [(rows, cols, *predict(q, rows, cols, offsets)) for rows, cols, offsets in phases(*q.shape, top)]
 
 
-def encode_plane(plane: np.ndarray, bits: int) -> list[bytes]:
-    """The chunks of an (H, W, C) plane, one per channel."""
+def encode_plane(plane: np.ndarray, bits: int, adaptive: bool = True) -> list[bytes]:
+    """The chunks of an (H, W, C) plane, one per channel. ``adaptive=False`` (an ablation,
+    still a valid file) gives every bucket of a channel the one level best for all its
+    cells: interpolation without the context-chosen tables."""
     height, width, channels = plane.shape
     top = top_exponent(height, width)
     fitted = []
@@ -159,7 +161,9 @@ def encode_plane(plane: np.ndarray, bits: int) -> list[bytes]:
         if contexts:
             residual = np.concatenate([q[np.ix_(rows, cols)].reshape(-1) - mu for rows, cols, mu, _ in contexts])
             buckets = np.concatenate([b for *_, b in contexts])
-            levels = fit_levels(residual, buckets, bits)
+            levels = fit_levels(residual, buckets if adaptive else np.zeros_like(buckets), bits)
+            if not adaptive:
+                levels = np.where(np.isin(np.arange(BUCKETS), buckets), levels[0], UNUSED)
         else:
             levels = np.full(BUCKETS, UNUSED, dtype=np.int64)
         fitted.append((q, contexts, levels))
