@@ -23,6 +23,7 @@ all the high parts over 2^(B-8)).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -200,6 +201,25 @@ def half_widths(level: np.ndarray, tables: dict[int, np.ndarray]) -> np.ndarray:
     return k[level]
 
 
+@functools.lru_cache(maxsize=512)
+def _model(key: bytes):
+    return categorical(np.frombuffer(key, dtype=np.int64))
+
+
+def model(freq: np.ndarray):
+    """constriction's model of an integer table, made once per distinct table (the level
+    tables recur in every channel and phase)."""
+    return _model(np.ascontiguousarray(freq, dtype=np.int64).tobytes())
+
+
+def _by_level(level: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    """The levels used, ascending, and for each the indices of its cells in order."""
+    counts = np.bincount(level, minlength=LEVELS)
+    used = np.flatnonzero(counts).tolist()
+    groups = np.split(np.argsort(level, kind="stable"), np.cumsum(counts)[:-1])
+    return used, [groups[l] for l in used]
+
+
 def level_streams(
     q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -211,7 +231,8 @@ def level_streams(
     r = q - mu
     escaped = np.abs(r) > k
     symbols = np.where(escaped, 2 * k + 1, r + k)
-    streams = [(symbols[level == l], tables[l]) for l in np.unique(level).tolist()]
+    used, cells = _by_level(level)
+    streams = [(symbols[c], tables[l]) for l, c in zip(used, cells)]
     rest, shift = q[escaped], 0
     for width in escape_parts(bits):
         streams.append(((rest >> shift) & ((1 << width) - 1), uniform_table(width)))
@@ -225,7 +246,7 @@ def encode_streams(streams: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
     coder = constriction.stream.stack.AnsCoder()
     for stream, freq in reversed(streams):
         if stream.size:
-            coder.encode_reverse(stream.astype(np.int32), categorical(freq))
+            coder.encode_reverse(stream.astype(np.int32), model(freq))
     words = coder.get_compressed().astype("<u4")
     out = bytearray()
     put_varint(out, len(words))
@@ -240,14 +261,13 @@ def encode_channel(q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dic
 def decode_levels(coder, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int, what: str) -> np.ndarray:
     """Inverse of :func:`level_streams`: the cells' q, read from ``coder`` (constriction
     errors are left to the caller)."""
-    used = np.unique(level).tolist()
+    used, groups = _by_level(level)
     missing = [l for l in used if l not in tables]
     if missing:
         raise PayloadError(f"{what} has no table for level {missing[0]}, which its cells use")
     symbols = np.empty(len(level), dtype=np.int64)
-    for l in used:
-        cells = np.flatnonzero(level == l)
-        symbols[cells] = coder.decode(categorical(tables[l]), len(cells))
+    for l, cells in zip(used, groups):
+        symbols[cells] = coder.decode(model(tables[l]), len(cells))
     k = half_widths(level, tables)
     escaped = symbols == 2 * k + 1
     q = mu + symbols - k
@@ -255,7 +275,7 @@ def decode_levels(coder, mu: np.ndarray, level: np.ndarray, tables: dict[int, np
     rest, shift = np.zeros(count, dtype=np.int64), 0
     for width in escape_parts(bits):
         if count:
-            rest |= coder.decode(categorical(uniform_table(width)), count).astype(np.int64) << shift
+            rest |= coder.decode(model(uniform_table(width)), count).astype(np.int64) << shift
         shift += width
     q[escaped] = rest
     return q

@@ -42,9 +42,9 @@ from pathlib import Path
 
 from ..container import INTERP_VERSION
 from ..errors import FormatError, HeaderError, PayloadError
-from .ans import Reader, categorical, check_stream_end, stream_coder
+from .ans import Reader, check_stream_end, stream_coder
 from .context_coding import (
-    LEVELS, decode_levels, encode_streams, escape_parts, level_streams, read_tables, uniform_table,
+    LEVELS, decode_levels, encode_streams, escape_parts, level_streams, model, read_tables, uniform_table,
 )
 
 NAME = "ans-interp"
@@ -62,9 +62,7 @@ def bucket(activity: np.ndarray) -> np.ndarray:
     bit below the leading one, L the bit length of a (2, 3 -> 2, 3; 4, 5 -> 4; 6, 7 -> 5;
     8..11 -> 6; ...; 49152..65535 -> 31)."""
     a = np.asarray(activity, dtype=np.int64)
-    length = np.zeros(a.shape, dtype=np.int64)
-    for j in range(17):
-        length += a >= (1 << j)
+    length = np.frexp(a.astype(np.float64))[1].astype(np.int64)  # exact: a < 2**53
     second = (a >> np.maximum(length - 2, 0)) & 1
     return np.where(a < 2, a, 2 * (length - 1) + second)
 
@@ -136,11 +134,10 @@ def fit_levels(residual: np.ndarray, buckets: np.ndarray, bits: int) -> np.ndarr
     d = np.minimum(np.abs(residual), MAX_RESIDUAL)
     escaped = np.arange(MAX_RESIDUAL + 1)[None, :] > np.array([[(len(TABLES[l]) - 2) // 2] for l in range(LEVELS)])
     cost = _COSTS + escaped * bits  # an escaped residual also pays its uniform bits
-    levels = np.full(BUCKETS, UNUSED, dtype=np.int64)
-    for b in np.unique(buckets).tolist():
-        histogram = np.bincount(d[buckets == b], minlength=MAX_RESIDUAL + 1)
-        levels[b] = int(np.argmin(cost @ histogram))
-    return levels
+    histograms = np.bincount(buckets * (MAX_RESIDUAL + 1) + d, minlength=BUCKETS * (MAX_RESIDUAL + 1))
+    histograms = histograms.reshape(BUCKETS, MAX_RESIDUAL + 1)
+    used = histograms.sum(axis=1) > 0
+    return np.where(used, np.argmin(histograms @ cost.T, axis=1), UNUSED)
 
 
 def _contexts(q: np.ndarray, top: int):
@@ -201,7 +198,7 @@ def decode_channel(data: bytes, height: int, width: int, bits: int) -> np.ndarra
         corner, shift = np.zeros(count, dtype=np.int64), 0
         for width_bits in escape_parts(bits):
             if count:
-                corner |= coder.decode(categorical(uniform_table(width_bits)), count).astype(np.int64) << shift
+                corner |= coder.decode(model(uniform_table(width_bits)), count).astype(np.int64) << shift
             shift += width_bits
         q[::step, ::step] = corner.reshape(len(range(0, height, step)), -1)
         for rows, cols, offsets in phases(height, width, top):
