@@ -199,7 +199,35 @@ def coding_sizes(folder: Path) -> dict[str, dict]:
             bits = entry["quant"]["bits"]
             plane = decode_plane(plain, entry["coding"], (*shape, len(entry["quant"]["lo"])), bits)
             sizes[name]["ans-interp one table"] = sum(map(len, encode_plane(plane, bits, adaptive=False)))
+            sizes[name]["context ceiling"] = round(context_ceiling(plane, bits))
     return {name: {**row, "kept": kept.get(name), "constrained": name in distributions} for name, row in sizes.items()}
+
+
+def context_ceiling(plane, bits: int) -> float:
+    """Bytes of a plane's residuals under ans-interp's prediction and context buckets if each
+    bucket of each channel were coded with its own exact histogram (their entropy; the
+    top grid, tables and stream overhead left out): a lower bound for any table family on
+    these contexts, so how far better tables alone could take ans-interp."""
+    import numpy as np
+
+    from gscc.codec.interp import phases, predict, top_exponent
+
+    total = 0.0
+    for c in range(plane.shape[2]):
+        q = plane[:, :, c].astype(np.int64)
+        residual, buckets = [], []
+        for rows, cols, offsets in phases(*q.shape, top_exponent(*q.shape)):
+            mu, b = predict(q, rows, cols, offsets)
+            residual.append(q[np.ix_(rows, cols)].reshape(-1) - mu)
+            buckets.append(b)
+        if not residual:
+            continue
+        r, b = np.concatenate(residual), np.concatenate(buckets)
+        for k in np.unique(b):
+            counts = np.bincount(r[b == k] - r.min())
+            counts = counts[counts > 0]
+            total += -float((counts * np.log2(counts / counts.sum())).sum()) / 8
+    return total
 
 
 def print_coding_table(rows: list[dict], console: Console) -> None:
@@ -209,7 +237,7 @@ def print_coding_table(rows: list[dict], console: Console) -> None:
         if not codings:
             continue
         table = Table(title=f"{r['name']}: learned vs empirical coding per attribute, KB")
-        columns = ("png", "ans", "jxl", "best empirical", "learned", "ans-interp one table", "ans-interp")
+        columns = ("png", "ans", "jxl", "best empirical", "learned", "ans-interp one table", "ans-interp", "context ceiling")
         for header in ("attribute", *columns, "learned vs best", "ans-interp vs best", "kept"):
             table.add_column(header, justify="left" if header in ("attribute", "kept") else "right")
         totals = dict.fromkeys(columns, 0)
