@@ -223,3 +223,29 @@ def test_an_ans_interp_plane_in_an_older_file_and_wrong_chunk_counts_are_rejecte
         CODER.decode(params, chunks[:1], plane.shape, 8)
     with pytest.raises(FormatError):
         CODER.decode(params, [chunks[0], chunks[0][:-1]], plane.shape, 8)
+
+
+class UniformTables:
+    """A table source (gscc.codec.learned.TableSource): every symbol equally likely."""
+
+    name = "uniform"
+    coding = "ans-table"
+
+    def probabilities(self, quant) -> np.ndarray:
+        return np.full((len(quant.lo), 1 << quant.bits), 1.0 / (1 << quant.bits))
+
+
+def test_the_encoder_reports_every_candidate_and_keeps_the_smallest():
+    from gscc.codec.encoder import encode_tracked
+    from gscc.codec.lossless import AUTO_CANDIDATES
+
+    sizes: dict = {}
+    data = encode_tracked(SAMPLE, preset("default"), {"opacities": UniformTables()}, sizes=sizes).data
+    container = unpack(data)
+    assert set(sizes["opacities"]) == {*AUTO_CANDIDATES, "learned"}
+    assert set(sizes["means"]) == set(AUTO_CANDIDATES)  # no distribution: no learned candidate
+    for name, candidates in sizes.items():
+        entry = container.header["attributes"][name]["coding"]
+        kept = sum(len(container.chunks[i][1]) for i in entry["chunks"])
+        assert kept == min(candidates.values())
+    assert data == encode(SAMPLE, preset("default"), {"opacities": UniformTables()})  # reporting changes nothing
