@@ -56,6 +56,7 @@ class Coder(str, Enum):
     ans = "ans"
     raw = "raw"
     jxl = "jxl"
+    ans_interp = "ans-interp"
 
 
 class Sort(str, Enum):
