@@ -151,6 +151,123 @@ def result_row(e: Experiment, folder: Path, command, seconds) -> dict:
     }
 
 
+def trained_scene(folder: Path):
+    """The finished run's exported scene, its learned distributions and its codec config,
+    from ``ckpt.pt`` alone (as the run's final encode makes them, without the dataset)."""
+    import torch
+
+    from gscc import model as models
+    from gscc.train.checkpoint import load_checkpoint
+    from gscc.train.compression import Compression
+    from gscc.train.config import TrainConfig
+
+    checkpoint = load_checkpoint(folder / "ckpt.pt")
+    config = TrainConfig.from_dict(checkpoint["config"])
+    shared = {name: t.numpy() for name, t in checkpoint["shared"].items()}
+    model = models.from_params(config.representation, dict(checkpoint["params"]), shared, config.model_config())
+    compression = Compression(config, model, torch.device("cpu"))
+    compression.mask_params(model.params)
+    if "compression" in checkpoint:
+        compression.load_state_dict(checkpoint["compression"])
+    with torch.no_grad():
+        scene = model.export_scene(compression.final_params(model.params))
+        distributions = compression.distributions(model.params)
+    return scene, distributions, config.codec_config()
+
+
+def coding_sizes(folder: Path) -> dict[str, dict]:
+    """Per scalar-coded attribute of the run's final encode: the bytes of each empirical
+    coder (``png``, ``ans``, ``jxl``) and of its learned coding (``learned``, when the run
+    trained a distribution for it), and which coding the file keeps."""
+    from gscc.codec.encoder import encode_tracked
+    from gscc.info import summarize
+
+    scene, distributions, codec = trained_scene(folder)
+    sizes: dict[str, dict] = {}
+    encoded = encode_tracked(scene, codec, distributions, sizes=sizes)
+    kept = {row["attribute"]: row["coding"] for row in summarize(encoded.data)["attributes"]}
+    # the ablation of ans-interp: interpolation with one table per channel, on the same
+    # (lattice-quantized) planes the empirical coders coded, read back from an ans file
+    from gscc.codec.interp import encode_plane
+    from gscc.codec.lossless import decode_plane
+    from gscc.container import unpack
+
+    plain = unpack(encode_tracked(scene, codec.with_overrides(coder="ans"), grid=encoded.grid).data)
+    shape = (plain.header["grid"]["height"], plain.header["grid"]["width"])
+    for name, entry in plain.header["attributes"].items():
+        if name in sizes and entry["codec"] == "scalar":
+            bits = entry["quant"]["bits"]
+            plane = decode_plane(plain, entry["coding"], (*shape, len(entry["quant"]["lo"])), bits)
+            sizes[name]["ans-interp one table"] = sum(map(len, encode_plane(plane, bits, adaptive=False)))
+            sizes[name]["context ceiling"] = round(context_ceiling(plane, bits))
+    return {name: {**row, "kept": kept.get(name), "constrained": name in distributions} for name, row in sizes.items()}
+
+
+def context_ceiling(plane, bits: int) -> float:
+    """Bytes of a plane's residuals under ans-interp's prediction and context buckets if each
+    bucket of each channel were coded with its own exact histogram (their entropy; the
+    top grid, tables and stream overhead left out): a lower bound for any table family on
+    these contexts, so how far better tables alone could take ans-interp."""
+    import numpy as np
+
+    from gscc.codec.interp import phases, predict, top_exponent
+
+    total = 0.0
+    for c in range(plane.shape[2]):
+        q = plane[:, :, c].astype(np.int64)
+        residual, buckets = [], []
+        for rows, cols, offsets in phases(*q.shape, top_exponent(*q.shape)):
+            mu, b = predict(q, rows, cols, offsets)
+            residual.append(q[np.ix_(rows, cols)].reshape(-1) - mu)
+            buckets.append(b)
+        if not residual:
+            continue
+        r, b = np.concatenate(residual), np.concatenate(buckets)
+        for k in np.unique(b):
+            counts = np.bincount(r[b == k] - r.min())
+            counts = counts[counts > 0]
+            total += -float((counts * np.log2(counts / counts.sum())).sum()) / 8
+    return total
+
+
+def print_coding_table(rows: list[dict], console: Console) -> None:
+    """Learned against empirical coding per attribute (runs that have ``codings``)."""
+    for r in rows:
+        codings = r.get("codings")
+        if not codings:
+            continue
+        table = Table(title=f"{r['name']}: learned vs empirical coding per attribute, KB")
+        columns = ("png", "ans", "jxl", "best empirical", "learned", "ans-interp one table", "ans-interp", "context ceiling")
+        for header in ("attribute", *columns, "learned vs best", "ans-interp vs best", "kept"):
+            table.add_column(header, justify="left" if header in ("attribute", "kept") else "right")
+        totals = dict.fromkeys(columns, 0)
+        for name, c in codings.items():
+            row = dict(c)
+            row["best empirical"] = min(c[k] for k in EMPIRICAL if c.get(k) is not None)
+            if c.get("constrained"):
+                for k in columns:
+                    totals[k] += row.get(k) or 0
+            table.add_row(
+                name + (" *" if c.get("constrained") else ""),
+                *(fmt(None if row.get(k) is None else row[k] / 1000, ",.1f") for k in columns),
+                relative(row.get("learned"), row["best empirical"]), relative(row.get("ans-interp"), row["best empirical"]),
+                str(c.get("kept") or ""),
+            )
+        if totals["best empirical"]:
+            table.add_row(
+                "constrained (*) total", *(f"{totals[k] / 1000:,.1f}" for k in columns),
+                relative(totals["learned"], totals["best empirical"]), relative(totals["ans-interp"], totals["best empirical"]), "",
+            )
+        console.print(table)
+
+
+EMPIRICAL = ("png", "ans", "jxl")  # the codings `auto` chose from before ans-interp (format 1.5)
+
+
+def relative(value, base) -> str:
+    return "—" if not value or not base else f"{100.0 * (value / base - 1.0):+.1f}%"
+
+
 def fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
@@ -230,6 +347,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=RESULTS / "compression_bench.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "compression_bench.png")
     parser.add_argument("--table-only", action="store_true", help="only tabulate runs already in --out")
+    parser.add_argument(
+        "--codings", action="store_true",
+        help="also re-encode each run with trained distributions to tabulate learned vs empirical coding per attribute",
+    )
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -260,7 +381,14 @@ def main() -> int:
         write_json(args, rows, previous)
     if not rows:
         return 1
+    if args.codings:
+        for r in rows:
+            folder = args.out / r["name"]
+            if (r.get("compression") or {}).get("entropy_model", "none") != "none" and (folder / "ckpt.pt").is_file():
+                console.print(f"{r['name']}: coding sizes of every candidate per attribute", highlight=False)
+                r["codings"] = coding_sizes(folder)
     print_tables(rows, console)
+    print_coding_table(rows, console)
     write_json(args, rows, previous)
     title = f"{args.scene.name}: {args.preset}" + (f", {args.iterations} steps" if args.iterations else "")
     plot(list({**previous, **{r['name']: r for r in rows}}.values()) if not args.table_only else rows, args.plot, title)

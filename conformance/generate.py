@@ -263,6 +263,19 @@ RECIPES = [
     Recipe("jxl-per-channel", "format 1.4: JPEG XL with one channel per image (group 1) for the 3-channel "
            "scales and sh0 of 2000 unsorted random splats (uncorrelated channels); group 4 elsewhere",
            lambda: synthetic(2000, 0, seed=12), fixed_default().with_overrides(coder="jxl", sort="none")),
+    # format 1.5
+    Recipe("plant-interp", "format 1.5: ans-interp coding only (hierarchical interpolation, context-chosen "
+           "fixed tables): 16-bit positions (escapes with high parts), 8-bit scales, quats, opacities and sh0; "
+           "701 PLAS-sorted real splats (grid padding)",
+           lambda: plant(701), fixed_default().with_overrides(coder="ans-interp"),
+           codings={name: "ans-interp" for name in ("means", "scales", "quats", "opacities", "sh0")}),
+    Recipe("sh3-vq-interp", "format 1.5: ans-interp, SH degree 3 by vector quantization with 512 entries "
+           "(the codebook and 9-bit labels ans-interp too), 6-bit attributes, 12-bit positions",
+           lambda: synthetic(600, 3, seed=13), fixed_default().with_overrides(
+               coder="ans-interp", sh_codebook=512, position_bits=12, scale_bits=6, rotation_bits=6,
+               opacity_bits=6, color_bits=6)),
+    Recipe("one-splat-interp", "format 1.5: ans-interp of a single splat (top grid only, no phase)",
+           lambda: plant(1), fixed_default().with_overrides(coder="ans-interp")),
 ]
 
 # Vectors built by hand from integer planes (conformance/handmade.py), for paths the

@@ -613,6 +613,17 @@ CASES = [
     Case("weights-nan", "P11", "payload", "a colour network bias is NaN", mlp_weights(nan_weight)),
     Case("weights-entry-extra-key", "P11", "payload", "a weights entry map has an extra key 'scale'",
          mlp_weights(lambda t: t["layers.0.bias"].__setitem__("scale", 1.0))),
+    Case("interp-top-exponent", "P12", "payload", "an ans-interp chunk with top-grid exponent T = 17 (plant-interp opacities)",
+         replace_chunk("opacities", lambda c: bytes([17]) + c[1:], lambda: vector("plant-interp"))),
+    Case("interp-level-byte", "P12", "payload", "an ans-interp chunk whose bucket 0 names level 100 (plant-interp opacities)",
+         replace_chunk("opacities", lambda c: c[:1] + bytes([100]) + c[2:], lambda: vector("plant-interp"))),
+    Case("interp-unused-bucket", "P12", "payload",
+         "an ans-interp chunk with every bucket unused (255), so its cells have no level (plant-interp opacities)",
+         replace_chunk("opacities", lambda c: c[:1] + bytes([255] * 32) + c[33:], lambda: vector("plant-interp"))),
+    Case("interp-trailing-bytes", "P12", "payload", "an ans-interp chunk with a byte after its words (plant-interp opacities)",
+         replace_chunk("opacities", lambda c: c + b"\0", lambda: vector("plant-interp"))),
+    Case("interp-in-1.4", "H10", "version", "an ans-interp coding in a file that declares 1.4 (plant-interp)",
+         edited(lambda s: s.__setattr__("version", (1, 4)), lambda: vector("plant-interp"))),
     # ------------------------------------------------------------------ limits
     Case("context-work-limit", "L1", "limit",
          "2^24 splats (4096 x 4096) whose sh0 is coded ans-context by a legal network of hidden width 64: "

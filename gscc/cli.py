@@ -57,6 +57,7 @@ class Coder(str, Enum):
     ans = "ans"
     raw = "raw"
     jxl = "jxl"
+    ans_interp = "ans-interp"
 
 
 class Sort(str, Enum):

@@ -24,7 +24,7 @@ def test_manifest_covers_the_codec_paths() -> None:
     assert {"plant-png", "plant-ans", "sh3-vq-ans", "sh3-scalar-png", "one-splat"} <= names
     degrees = {entry["decoded"]["sh_degree"] for entry in MANIFEST}
     assert degrees == {0, 1, 2, 3}
-    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2", "1.4"}
+    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2", "1.4", "1.5"}
     assert {entry["format_version"] for entry in DYNAMIC} == {"1.3"}
     assert any(entry["decoded"].get("color") == "mlp" for entry in MANIFEST)
 
@@ -46,6 +46,26 @@ def test_vectors_code_planes_with_jpeg_xl() -> None:
                 seen.add(("vq labels", a["labels"]["bits"] > 8))
     assert {("bits", 16), ("bits", 8), ("bits", 6), ("images", 1), ("images", 3), ("vq labels", True)} <= seen
     assert {("group", 1, 3), ("group", 4, 3), ("group", 4, 4), ("group", 4, 9)} <= seen
+
+
+def test_vectors_code_planes_with_ans_interp() -> None:
+    """Format 1.5: ans-interp planes of 16 (escapes with high parts), 12, 8 and 6 bits, of
+    one to four channels, a VQ codebook and 9-bit labels, and a one-cell plane (no phase)."""
+    from gscc.container import unpack
+
+    seen = set()
+    for entry in (e for e in MANIFEST if e["format_version"] == "1.5"):
+        container = unpack((ROOT / entry["file"]).read_bytes())
+        grid = container.header["grid"]
+        seen.add(("cells", grid["height"] * grid["width"] == 1))
+        for a in container.header["attributes"].values():
+            if a["codec"] == "scalar" and a["coding"]["codec"] == "ans-interp":
+                seen.add(("bits", a["quant"]["bits"]))
+                seen.add(("channels", len(a["coding"]["chunks"])))
+            if a["codec"] == "vq" and a["labels"]["coding"]["codec"] == "ans-interp":
+                seen.add(("vq labels", a["labels"]["bits"]))
+    assert {("bits", 16), ("bits", 12), ("bits", 8), ("bits", 6), ("vq labels", 9)} <= seen
+    assert {("channels", 1), ("channels", 3), ("channels", 4), ("cells", True), ("cells", False)} <= seen
 
 
 def test_a_vector_codes_attributes_with_learned_tables() -> None:

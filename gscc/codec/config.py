@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from .prune import PruneConfig
 
 SORTERS = ("plas", "none")
-CODER_CHOICES = ("auto", "png", "ans", "raw", "jxl")
+CODER_CHOICES = ("auto", "png", "ans", "raw", "jxl", "ans-interp")
 SH_CODECS = ("vq", "scalar")
 PRECISIONS = ("fixed", "adaptive")  # gscc.codec.precision
 # Transforms an attribute may be coded with instead of its default (gscc.codec.attributes).

@@ -23,9 +23,10 @@ all the high parts over 2^(B-8)).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import constriction
 import numpy as np
@@ -34,8 +35,10 @@ from ..container import Container
 from ..errors import FormatError, HeaderError, LimitError, PayloadError
 from .ans import TABLE_BITS, Reader, categorical, check_stream_end, put_varint, stream_coder
 from .context_net import LEVELS, LEVELS_PER_OCTAVE, MAX_CONTEXT_WORK, SIGMA_MIN, ContextNetwork, declared_work_per_cell
-from .lossless import PlaneCoding
 from .quantize import QuantParams
+
+if TYPE_CHECKING:  # lossless imports this module (its ans-interp coder codes with these tables)
+    from .lossless import PlaneCoding
 
 NAME = "ans-context"
 CHUNK_TYPE = "raw"
@@ -121,11 +124,11 @@ def full_table(f0: int, half: np.ndarray, escape: int) -> np.ndarray:
     return np.concatenate([half[::-1], [f0], half, [escape]]).astype(np.int64)
 
 
-def _uniform(bits: int) -> np.ndarray:
+def uniform_table(bits: int) -> np.ndarray:
     return np.full(1 << bits, _TOTAL >> bits, dtype=np.int64)
 
 
-def _escape_parts(bits: int) -> list[int]:
+def escape_parts(bits: int) -> list[int]:
     """The bit widths q is sent in after an escape: [B], or [8, B - 8] (low byte first)."""
     return [bits] if bits <= 8 else [8, bits - 8]
 
@@ -192,56 +195,104 @@ def read_tables(data: bytes) -> dict[int, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- channels
-def encode_channel(q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int) -> bytes:
-    """One channel's stream (cells flattened row-major)."""
+def half_widths(level: np.ndarray, tables: dict[int, np.ndarray]) -> np.ndarray:
+    """K of each cell's table (0 for a level without a table)."""
+    k = np.array([(len(tables[l]) - 2) // 2 if l in tables else 0 for l in range(LEVELS)], dtype=np.int64)
+    return k[level]
+
+
+@functools.lru_cache(maxsize=512)
+def _model(key: bytes):
+    return categorical(np.frombuffer(key, dtype=np.int64))
+
+
+def model(freq: np.ndarray):
+    """constriction's model of an integer table, made once per distinct table (the level
+    tables recur in every channel and phase)."""
+    return _model(np.ascontiguousarray(freq, dtype=np.int64).tobytes())
+
+
+def _by_level(level: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    """The levels used, ascending, and for each the indices of its cells in order."""
+    counts = np.bincount(level, minlength=LEVELS)
+    used = np.flatnonzero(counts).tolist()
+    groups = np.split(np.argsort(level, kind="stable"), np.cumsum(counts)[:-1])
+    return used, [groups[l] for l in used]
+
+
+def level_streams(
+    q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(symbols, table) streams of cells coded by their level's table around ``mu``, in
+    decoding order: per level used, ascending, its cells' symbols (in the given order),
+    then the escaped cells' q uniformly (:func:`escape_parts`)."""
     q, mu, level = (np.asarray(a, dtype=np.int64).reshape(-1) for a in (q, mu, level))
-    k = np.array([(len(tables[l]) - 2) // 2 if l in tables else 0 for l in range(LEVELS)], dtype=np.int64)[level]
+    k = half_widths(level, tables)
     r = q - mu
     escaped = np.abs(r) > k
     symbols = np.where(escaped, 2 * k + 1, r + k)
-    streams = [(symbols[level == l], tables[l]) for l in np.unique(level).tolist()]
+    used, cells = _by_level(level)
+    streams = [(symbols[c], tables[l]) for l, c in zip(used, cells)]
     rest, shift = q[escaped], 0
-    for width in _escape_parts(bits):
-        streams.append(((rest >> shift) & ((1 << width) - 1), _uniform(width)))
+    for width in escape_parts(bits):
+        streams.append(((rest >> shift) & ((1 << width) - 1), uniform_table(width)))
         shift += width
+    return streams
+
+
+def encode_streams(streams: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """varint M and the M little-endian u32 words of one rANS stream holding ``streams``
+    (symbols, table) in decoding order."""
     coder = constriction.stream.stack.AnsCoder()
     for stream, freq in reversed(streams):
         if stream.size:
-            coder.encode_reverse(stream.astype(np.int32), categorical(freq))
+            coder.encode_reverse(stream.astype(np.int32), model(freq))
     words = coder.get_compressed().astype("<u4")
     out = bytearray()
     put_varint(out, len(words))
     return bytes(out) + words.tobytes()
 
 
+def encode_channel(q: np.ndarray, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int) -> bytes:
+    """One channel's stream (cells flattened row-major)."""
+    return encode_streams(level_streams(q, mu, level, tables, bits))
+
+
+def decode_levels(coder, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int, what: str) -> np.ndarray:
+    """Inverse of :func:`level_streams`: the cells' q, read from ``coder`` (constriction
+    errors are left to the caller)."""
+    used, groups = _by_level(level)
+    missing = [l for l in used if l not in tables]
+    if missing:
+        raise PayloadError(f"{what} has no table for level {missing[0]}, which its cells use")
+    symbols = np.empty(len(level), dtype=np.int64)
+    for l, cells in zip(used, groups):
+        symbols[cells] = coder.decode(model(tables[l]), len(cells))
+    k = half_widths(level, tables)
+    escaped = symbols == 2 * k + 1
+    q = mu + symbols - k
+    count = int(escaped.sum())
+    rest, shift = np.zeros(count, dtype=np.int64), 0
+    for width in escape_parts(bits):
+        if count:
+            rest |= coder.decode(model(uniform_table(width)), count).astype(np.int64) << shift
+        shift += width
+    q[escaped] = rest
+    return q
+
+
 def decode_channel(data: bytes, mu: np.ndarray, level: np.ndarray, tables: dict[int, np.ndarray], bits: int) -> np.ndarray:
     reader = Reader(data, "ans-context chunk")
     words = reader.words()
     reader.end()
-    used = np.unique(level).tolist()
-    missing = [l for l in used if l not in tables]
-    if missing:
-        raise PayloadError(f"ans-context has no table for level {missing[0]}, which its network predicts")
-    symbols = np.empty(len(level), dtype=np.int64)
     try:
         coder = stream_coder(words)
-        for l in used:
-            cells = np.flatnonzero(level == l)
-            symbols[cells] = coder.decode(categorical(tables[l]), len(cells))
-        k = np.array([(len(tables[l]) - 2) // 2 if l in tables else 0 for l in range(LEVELS)], dtype=np.int64)[level]
-        escaped = symbols == 2 * k + 1
-        q = mu + symbols - k
-        rest, shift, count = np.zeros(int(escaped.sum()), dtype=np.int64), 0, int(escaped.sum())
-        for width in _escape_parts(bits):
-            if count:
-                rest |= coder.decode(categorical(_uniform(width)), count).astype(np.int64) << shift
-            shift += width
+        q = decode_levels(coder, mu, level, tables, bits, "ans-context")
         check_stream_end(coder, "ans-context chunk")
     except FormatError:
         raise
     except Exception as exc:
         raise PayloadError(f"corrupt ans-context stream: {exc}") from None
-    q[escaped] = rest
     if q.size and (q.min() < 0 or q.max() >= 1 << bits):
         raise PayloadError("ans-context stream decodes to symbols out of range")
     return q
@@ -293,6 +344,8 @@ class AnsContextCoding:
         chunks = [(CHUNK_TYPE, net.to_bytes()), (CHUNK_TYPE, put_tables(tables))]
         for c in range(channels):
             chunks.append((CHUNK_TYPE, encode_channel(plane[:, :, c], mu[:, c], level[:, c], tables, quant.bits)))
+        from .lossless import PlaneCoding
+
         return PlaneCoding({"codec": self.name, "distribution": source.name, "params": {}}, tuple(chunks))
 
     def decode(

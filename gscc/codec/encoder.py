@@ -14,7 +14,7 @@ from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
-from .lossless import CODERS, PlaneCoding, code_plane, required_version
+from .lossless import CODERS, REPORTED_CANDIDATES, PlaneCoding, code_plane, required_version
 from .precision import adaptive_bits, color_bits, jxl_cost
 from .prune import keep_mask
 from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
@@ -96,19 +96,27 @@ def encode(
 
 def choose_coding(
     values: np.ndarray, shape: tuple[int, int], depth: int, config: EncodeConfig,
-    source: LearnedSource | None, context: Context,
+    source: LearnedSource | None, context: Context, sizes: dict | None = None,
 ) -> tuple[QuantParams, np.ndarray, PlaneCoding]:
     """The quantizer, integer plane and coding of ``values`` (one per grid cell, in cell
     order): coded empirically on the lattice quantizer's levels, or, where ``source``
     gives a smaller coding, with that learned distribution on the min/max grid it was
-    trained for (ties: empirical)."""
+    trained for (ties: empirical).
+
+    ``sizes``, when given, receives the bytes of every candidate (for benchmarks): each
+    empirical coder ``config.coder`` stands for (auto: also ans-interp), and ``learned`` (None: not codable)."""
     quant = fit_lattice_quantizer(values, depth)
     plane = quantize(values, quant).reshape(shape[0], shape[1], -1)
     chosen = (quant, plane, code_plane(plane, quant.bits, config.coder))
+    if sizes is not None:
+        for name in REPORTED_CANDIDATES if config.coder == "auto" else (config.coder,):
+            sizes[name] = code_plane(plane, quant.bits, name).size
     if source is not None:
         grid = fit_quantizer(values, depth)
         grid_plane = quantize(values, grid).reshape(shape[0], shape[1], -1)
         learned = code_learned(grid_plane, grid, source, context)
+        if sizes is not None:
+            sizes["learned"] = None if learned is None else learned.size
         if learned is not None and learned.size < chosen[2].size:
             chosen = (grid, grid_plane, learned)
     return chosen
@@ -159,13 +167,15 @@ def code_scene(
     extra: tuple[ExtraPlane, ...] = (),
     progress: Progress | None = None,
     grid: tuple[tuple[int, int], np.ndarray] | None = None,
+    sizes: dict | None = None,
 ) -> CodedScene:
     """Sort ``splats`` (and the ``extra`` planes) into one grid and add every plane to
     ``container``: the static scene's attributes in ATTRIBUTES order, then ``extra``.
 
     ``grid``: the grid shape and order of an earlier encode of the same splats with the
     same pruning, sort, transforms and seed (``Encoded.grid``), reused instead of sorting
-    again (the bytes are the same either way)."""
+    again (the bytes are the same either way). ``sizes``, when given, receives per
+    scalar-coded attribute the bytes of its candidate codings (see :func:`choose_coding`)."""
     progress = progress or (lambda stage: None)
     n = splats.count
     arrays = attribute_arrays(splats)
@@ -212,7 +222,10 @@ def code_scene(
         cells = fill_uncoded(order, n, masks[name]) if name in masks else source
         if adaptive and name == "sh0":
             depth = color_bits(values[cells], shape, depth, jxl_cost)
-        quant, plane, coding = choose_coding(values[cells], shape, depth, config, distributions.get(name), context)
+        candidates = None if sizes is None else sizes.setdefault(name, {})
+        quant, plane, coding = choose_coding(
+            values[cells], shape, depth, config, distributions.get(name), context, candidates
+        )
         learned |= coding.entry["codec"] not in CODERS
         entries[name] = {
             "codec": "scalar",
@@ -241,15 +254,16 @@ def encode_tracked(
     distributions: dict[str, LearnedSource] | None = None,
     progress: Progress | None = None,
     grid: tuple[tuple[int, int], np.ndarray] | None = None,
+    sizes: dict | None = None,
 ) -> Encoded:
-    """Like :func:`encode`, also telling where each decoded splat came from (``grid``: see
-    :func:`code_scene`)."""
+    """Like :func:`encode`, also telling where each decoded splat came from (``grid``,
+    ``sizes``: see :func:`code_scene`)."""
     input_count = splats.count
     kept = np.flatnonzero(keep_mask(splats, config.prune))
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     container = Container(header={})
-    coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid)
+    coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid, sizes=sizes)
     container.version = max(coded.version, required_version(container))
     container.header = {
         **coded.header,
