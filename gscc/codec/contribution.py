@@ -39,7 +39,6 @@ from ..dynamic import DynamicSplats
 from ..splats import FeatureSplats, SplatSet
 
 PROBE_WIDTH = 320  # pixels across every probe view (the threshold is in these pixels)
-PROBE_TIMES = 11  # times the probe renders each view at, ends of the segment included
 PROBE_ELEVATION_DEG = 20.0  # orbit probe cameras' elevation
 CHECK_ROUNDS = 3  # renders checking the budget per view (prune_within_views)
 

@@ -51,6 +51,9 @@ class DynamicEncodeConfig:
     # cameras. 0 disables it (and the encoder then renders nothing).
     prune_contribution: float = 0.0
     contribution_views: int = 8
+    # times the probe views are rendered at, evenly spread over the segment, ends included:
+    # splats that live a short time between two of them are judged on their fading edges
+    contribution_times: int = 11
     # With it > 0 (dB), contribution pruning holds a budget per probe view (camera x time):
     # splats below the threshold go least estimated error first, each only while every
     # view's estimated error of the splats dropped stays within its squared error at this
@@ -78,6 +81,8 @@ class DynamicEncodeConfig:
             raise ValueError("contribution pruning threshold must be a finite number of pixels >= 0")
         if not (math.isfinite(self.prune_view_psnr) and 0.0 <= self.prune_view_psnr <= 150.0):
             raise ValueError("contribution pruning's view PSNR must lie in 0..150 dB (0: no budget per view)")
+        if not 2 <= self.contribution_times <= 128:
+            raise ValueError("contribution times must lie in 2..128")
         if not 0 <= self.contribution_views <= 64:
             raise ValueError("contribution views must lie in 0..64")
         if not 0.0 <= self.static_motion < 1.0:

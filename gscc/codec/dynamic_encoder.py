@@ -25,7 +25,7 @@ from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..dynamic.splats import normalised, sigmoid
 from ..splats import FeatureSplats
 from .attributes import ATTRIBUTES
-from .contribution import PROBE_TIMES, contributions, probe_cameras, prune_within_views
+from .contribution import contributions, probe_cameras, prune_within_views
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_layout import LAYOUTS, motion_entry
 from .encoder import ExtraPlane, code_scene
@@ -75,11 +75,11 @@ def visible_mask(
     keep &= peak >= prune.opacity_threshold
     if config.prune_contribution > 0 and keep.any():
         index = np.flatnonzero(keep)
-        key = (id(splats), config.contribution_views, index.tobytes())
+        key = (id(splats), config.contribution_views, config.contribution_times, index.tobytes())
         cached = None if memo is None else memo.get(key)
         candidates = splats.subset(index)
         probe = probe_cameras(candidates, cameras, config.contribution_views)
-        times = np.linspace(0.0, 1.0, PROBE_TIMES)
+        times = np.linspace(0.0, 1.0, config.contribution_times)
         if cached is None:
             cached = {"contributions": contributions(candidates, probe, times)}
             if memo is not None:
