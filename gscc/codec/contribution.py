@@ -199,13 +199,14 @@ def prune_within_views(
     return dropped
 
 
-def probe_renders(splats: DynamicSplats, cameras: Sequence[Camera], times: Sequence[float]) -> list[np.ndarray]:
-    """Renders (H, W, 3) float64 of ``splats`` from ``cameras`` x ``times`` (rows time-major)."""
+def probe_renders(splats, cameras: Sequence[Camera], times: Sequence[float], backend: str = "taichi") -> list[np.ndarray]:
+    """Renders (H, W, 3) float64 of ``splats`` (DynamicSplats or a DynamicScene: anything
+    with ``at(t)``) from ``cameras`` x ``times`` (time-major)."""
     from ..eval.render_views import Renderer
 
     images = []
     for t in times:
-        renderer = Renderer(splats.at(float(t)), backend="taichi")
+        renderer = Renderer(splats.at(float(t)), backend=backend)
         images += [renderer.render(camera)[0].astype(np.float64) for camera in cameras]
     return images
 
