@@ -180,7 +180,7 @@ def prune_within_views(
     budget = probed.pixels * 10.0 ** (-view_psnr / 10.0)
     reference = None if memo is None else memo.get("reference")
     if reference is None:
-        reference = probe_renders(splats, cameras, times)
+        reference = [image.astype(np.float32) for image in probe_renders(splats, cameras, times)]
         if memo is not None:
             memo["reference"] = reference
     correction = np.ones(len(budget))
