@@ -373,3 +373,19 @@ def test_config_rejects_a_view_psnr_out_of_range() -> None:
     for bad in (-1.0, float("nan"), 1000.0):
         with pytest.raises(ValueError, match="view PSNR"):
             DynamicEncodeConfig(prune_view_psnr=bad)
+
+
+def test_a_splat_peaking_between_probe_times_counts_its_error_near_them() -> None:
+    from gscc.codec.contribution import MAX_BRIGHTENING, nearby_brightening
+
+    source = random_dynamic_splats(3, seed=22, sh_degree=0)
+    # temporal scale 0.06: one splat peaks at a probe time, one between two (0.05 away),
+    # one never fades (huge scale)
+    motion = dataclasses.replace(source.motion, t_center=np.array([0.5, 0.55, 0.5], np.float32),
+                                 t_scale=np.log(np.array([0.06, 0.06, 1e4], np.float32)))
+    splats = DynamicSplats(source.static, motion)
+    brighter = nearby_brightening(splats, 0.5, 0.05, 0.0, 1.0)
+    assert brighter[0] == pytest.approx(1.0)
+    assert brighter[2] == pytest.approx(1.0, abs=1e-6)
+    assert brighter[1] == pytest.approx(min(np.exp((0.05 / 0.06) ** 2), MAX_BRIGHTENING), rel=1e-3)
+    assert nearby_brightening(splats, 0.5, 0.0, 0.0, 1.0).tolist() == [1.0, 1.0, 1.0]

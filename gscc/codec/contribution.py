@@ -10,7 +10,9 @@ footprint sum w^2 = opacity / 2 * sum w). Both sums are read off one render with
 backward pass: the splats' features are their colours (each splat's own colour seen from
 the camera: SH, or its features through the colour MLP) and two 1s; the gradient of
 sum(image * G) with respect to a splat's features, G the image's colour, 1 and |colour|^2
-per pixel, is the sum over the splat's pixels of w G.
+per pixel, is the sum over the splat's pixels of w G. A splat that grows more opaque
+within half a probe step of the probe time (one that lives a short time between two probe
+times) has its error scaled by the square of how much (at most ``MAX_BRIGHTENING``).
 
 The probe is a set of views seen at a few times spread over the segment: the scene's own
 cameras (a `.splatv` header's), when given, and an orbit around the splats at mid-segment,
@@ -41,6 +43,8 @@ from ..splats import FeatureSplats, SplatSet
 PROBE_WIDTH = 320  # pixels across every probe view (the threshold is in these pixels)
 PROBE_ELEVATION_DEG = 20.0  # orbit probe cameras' elevation
 CHECK_ROUNDS = 3  # renders checking the budget per view (prune_within_views)
+NEARBY_SAMPLES = 9  # times within half a probe step a splat's opacity is looked at
+MAX_BRIGHTENING = 4.0  # cap on how much brighter near a probe time than at it counts
 
 
 def probe_cameras(splats: DynamicSplats, cameras: Sequence[Camera], views: int) -> list[Camera]:
@@ -110,7 +114,10 @@ def contributions(splats: DynamicSplats, cameras: Sequence[Camera], times: Seque
         return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
 
     weight, error = [], []
+    times = np.asarray(times, np.float64).reshape(-1)
+    half_step = float(np.median(np.diff(times))) / 2 if len(times) > 1 else 0.0
     for t in times:
+        brighter = nearby_brightening(splats, t, half_step, times[0], times[-1])
         at = splats.at(float(t))
         means, quats = tensor(at.means), tensor(at.quats)
         scales, opacities = torch.exp(tensor(at.scales)), torch.sigmoid(tensor(at.opacities))
@@ -129,11 +136,24 @@ def contributions(splats: DynamicSplats, cameras: Sequence[Camera], times: Seque
             squared = (c * c).sum(dim=1) * grad[:, 3] - 2.0 * (c * grad[:, :3]).sum(dim=1) + grad[:, 4]
             # sum w d^2 bounds the squared error only loosely: a pixel's w is at most the
             # splat's opacity, and over a Gaussian footprint sum w^2 = opacity / 2 * sum w
-            factor = 0.5 * opacities.double()
+            factor = 0.5 * opacities.double() * torch.as_tensor(brighter) ** 2
             weight.append(grad[:, 3].numpy().astype(np.float32))
             error.append(np.maximum((factor * squared).numpy() / 3.0, 0.0).astype(np.float32))
     pixels = np.array([camera.width * camera.height for camera in cameras] * len(times), dtype=np.float64)
     return Contributions(np.stack(weight), np.stack(error), pixels)
+
+
+def nearby_brightening(splats: DynamicSplats, t: float, half_step: float, start: float, end: float) -> np.ndarray:
+    """(N,) float64 in [1, MAX_BRIGHTENING]: how much more opaque each splat gets within
+    ``half_step`` of probe time ``t`` (inside [start, end]) than at ``t``. A splat that
+    lives a short time between two probe times is judged at its fading edges; its error
+    (weight times opacity) near ``t`` is up to this squared times the one rendered at ``t``."""
+    if half_step <= 0:
+        return np.ones(splats.count)
+    near = np.clip(t + np.linspace(-half_step, half_step, NEARBY_SAMPLES), start, end)
+    at = splats.motion.visibility(np.array([t])).astype(np.float64)
+    peak = splats.motion.visibility(near).astype(np.float64)
+    return np.clip(peak / np.maximum(at, 1e-30), 1.0, MAX_BRIGHTENING)
 
 
 def splat_colors(splats: SplatSet | FeatureSplats, means) -> Callable[[Camera], object]:
