@@ -71,6 +71,14 @@ def rd_points() -> dict[str, DynamicEncodeConfig]:
     points["small-contrib0.07"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.07)
     points["small-m10"] = DYNAMIC_PRESETS["small"].with_overrides(motion_bits=10)
     points["small-contrib0.2"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.2)
+    # the budget per probe view (judged on the worst render): candidates below 0.3 px, each
+    # view (camera x time) within its squared error at 46 dB; then 10-bit motion coded
+    # without the sign-log transform (fast splats near a camera); then 21 probe times
+    points["small-view46"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.3, prune_view_psnr=46.0)
+    points["small-view46-t21"] = points["small-view46"].with_overrides(contribution_times=21)
+    points["small-view46-m10id"] = points["small-view46"].with_overrides(motion_bits=10,
+                                                                         transforms=(("motion", "identity"),))
+    points["small-view46-m10id-t21"] = points["small-view46-m10id"].with_overrides(contribution_times=21)
     points["compact-m7-contrib0.07"] = compact().with_overrides(motion_bits=7, opacity_threshold=0.0,
                                                                   prune_contribution=0.07)
     return points

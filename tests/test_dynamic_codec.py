@@ -320,3 +320,73 @@ def test_a_player_seeks_in_a_memory_mapped_file(tmp_path) -> None:
         assert (segment.start, segment.end, segment.splats.count) == (0.4, 1.0, 180)
         assert local == pytest.approx(0.5)
         np.testing.assert_array_equal(segment.splats.at(local).means, decode_dynamic(data).at(0.7).means)
+
+
+def test_a_budget_per_view_keeps_the_splats_one_crowded_view_needs() -> None:
+    from gscc.codec.contribution import Contributions
+
+    # view 0 sees 100 faint splats (error 0.01 each), view 1 another 50 (error 0.01 each)
+    weight = np.zeros((2, 150), np.float32)
+    weight[0, :100] = weight[1, 100:] = 0.05
+    error = weight * 0.2
+    probed = Contributions(weight, error, np.array([100.0, 100.0]))
+    assert probed.dropped(0.1).all()  # no budget: every splat below the threshold goes
+    assert not probed.dropped(0.01).any()
+    view_psnr = 10 * np.log10(100.0 / 0.305)  # each view may lose 0.305 of squared error: 30 splats
+    dropped = probed.dropped(0.1, view_psnr)
+    assert error[:, dropped].sum(axis=1) == pytest.approx([0.3, 0.3], rel=1e-5)
+    assert dropped[:100].sum() == dropped[100:].sum() == 30
+    # a view measured to err twice what was estimated gets half as many dropped
+    assert probed.dropped(0.1, view_psnr, correction=np.array([2.0, 1.0]))[:100].sum() == 15
+
+
+def test_pruning_within_views_holds_every_probe_view_to_its_psnr() -> None:
+    from gscc.cameras import load_cameras
+    from gscc.codec.contribution import contributions, probe_renders, prune_within_views
+    from gscc.eval.metrics import psnr
+
+    source = random_dynamic_splats(240, seed=21, sh_degree=0)
+    static = source.static
+    scales, opacities, means = static.scales.copy(), static.opacities.copy(), static.means.copy()
+    scales[:] = -3.0
+    # 80 faint splats stacked on one spot: each alone paints little, together a bright blob
+    # (their errors add up in the same pixels: the estimate alone misses it)
+    means[:80] = means[0]
+    scales[:80] = -2.5
+    opacities[:80] = np.log(0.03 / 0.97)
+    source = DynamicSplats(dataclasses.replace(static, means=means, scales=scales, opacities=opacities), source.motion)
+    cameras = load_cameras("orbit:2", splats=source.at(0.5), width=64, height=36)
+    times = [0.0, 1.0]
+    probed = contributions(source, cameras, times)
+    reference = probe_renders(source, cameras, times)
+
+    def worst(dropped: np.ndarray) -> float:
+        renders = probe_renders(source.subset(np.flatnonzero(~dropped)), cameras, times)
+        return min(psnr(a, b) for a, b in zip(renders, reference))
+
+    everything = probed.dropped(2.0)
+    assert everything[:80].all() and worst(everything) < 35.0
+    dropped = prune_within_views(source, cameras, times, probed, 2.0, 40.0)
+    assert dropped.any() and worst(dropped) >= 40.0 - 0.5
+
+
+def test_config_rejects_a_view_psnr_out_of_range() -> None:
+    for bad in (-1.0, float("nan"), 1000.0):
+        with pytest.raises(ValueError, match="view PSNR"):
+            DynamicEncodeConfig(prune_view_psnr=bad)
+
+
+def test_a_splat_peaking_between_probe_times_counts_its_error_near_them() -> None:
+    from gscc.codec.contribution import MAX_BRIGHTENING, nearby_brightening
+
+    source = random_dynamic_splats(3, seed=22, sh_degree=0)
+    # temporal scale 0.06: one splat peaks at a probe time, one between two (0.05 away),
+    # one never fades (huge scale)
+    motion = dataclasses.replace(source.motion, t_center=np.array([0.5, 0.55, 0.5], np.float32),
+                                 t_scale=np.log(np.array([0.06, 0.06, 1e4], np.float32)))
+    splats = DynamicSplats(source.static, motion)
+    brighter = nearby_brightening(splats, 0.5, 0.05, 0.0, 1.0)
+    assert brighter[0] == pytest.approx(1.0)
+    assert brighter[2] == pytest.approx(1.0, abs=1e-6)
+    assert brighter[1] == pytest.approx(min(np.exp((0.05 / 0.06) ** 2), MAX_BRIGHTENING), rel=1e-3)
+    assert nearby_brightening(splats, 0.5, 0.0, 0.0, 1.0).tolist() == [1.0, 1.0, 1.0]

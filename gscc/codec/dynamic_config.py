@@ -51,6 +51,15 @@ class DynamicEncodeConfig:
     # cameras. 0 disables it (and the encoder then renders nothing).
     prune_contribution: float = 0.0
     contribution_views: int = 8
+    # times the probe views are rendered at, evenly spread over the segment, ends included:
+    # splats that live a short time between two of them are judged on their fading edges
+    contribution_times: int = 11
+    # With it > 0 (dB), contribution pruning holds a budget per probe view (camera x time):
+    # splats below the threshold go least estimated error first, each only while every
+    # view's estimated error of the splats dropped stays within its squared error at this
+    # PSNR (gscc.codec.contribution): many faint splats in one close-up view are not all
+    # dropped. 0: every splat below the threshold goes.
+    prune_view_psnr: float = 0.0
     # The motion window (gscc.codec.motion_window): motion coded times the splat's
     # half-window clip(motion_window * exp(t_scale), motion_window_floor, 1) to the power of
     # its degree (STG only; 0 disables it).
@@ -70,6 +79,10 @@ class DynamicEncodeConfig:
                 raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
         if not (math.isfinite(self.prune_contribution) and self.prune_contribution >= 0.0):
             raise ValueError("contribution pruning threshold must be a finite number of pixels >= 0")
+        if not (math.isfinite(self.prune_view_psnr) and 0.0 <= self.prune_view_psnr <= 150.0):
+            raise ValueError("contribution pruning's view PSNR must lie in 0..150 dB (0: no budget per view)")
+        if not 2 <= self.contribution_times <= 128:
+            raise ValueError("contribution times must lie in 2..128")
         if not 0 <= self.contribution_views <= 64:
             raise ValueError("contribution views must lie in 0..64")
         if not 0.0 <= self.static_motion < 1.0:

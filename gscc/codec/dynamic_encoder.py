@@ -25,7 +25,7 @@ from ..dynamic import DynamicScene, DynamicSplats, STGMotion
 from ..dynamic.splats import normalised, sigmoid
 from ..splats import FeatureSplats
 from .attributes import ATTRIBUTES
-from .contribution import PROBE_TIMES, peak_contribution, probe_cameras
+from .contribution import contributions, probe_cameras, prune_within_views
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_layout import LAYOUTS, motion_entry
 from .encoder import ExtraPlane, code_scene
@@ -64,8 +64,9 @@ def visible_mask(
     memo: Optional[dict] = None,
 ) -> np.ndarray:
     """Splats kept: peak opacity at least the threshold, the static pruning's scale and
-    outlier rules, and (when enabled) peak contribution to the probe views (``cameras``
-    plus orbit cameras) at least its threshold. Never empty: the most visible splat stays.
+    outlier rules, and (when enabled) pruning by contribution to the probe views
+    (``cameras`` plus orbit cameras): peak contribution below its threshold, within the
+    budget per view when ``prune_view_psnr`` is set. Never empty: the most visible splat stays.
     ``memo``: a dict the contributions are kept in for encodes of the same splats that
     differ in the contribution threshold only (rendered once)."""
     prune = config.static.prune
@@ -74,15 +75,22 @@ def visible_mask(
     keep &= peak >= prune.opacity_threshold
     if config.prune_contribution > 0 and keep.any():
         index = np.flatnonzero(keep)
-        key = (id(splats), config.contribution_views, index.tobytes())
-        weight = None if memo is None else memo.get(key)
-        if weight is None:
-            candidates = splats.subset(index)
-            probe = probe_cameras(candidates, cameras, config.contribution_views)
-            weight = peak_contribution(candidates, probe, np.linspace(0.0, 1.0, PROBE_TIMES))
+        key = (id(splats), config.contribution_views, config.contribution_times, index.tobytes())
+        cached = None if memo is None else memo.get(key)
+        candidates = splats.subset(index)
+        probe = probe_cameras(candidates, cameras, config.contribution_views)
+        times = np.linspace(0.0, 1.0, config.contribution_times)
+        if cached is None:
+            cached = {"contributions": contributions(candidates, probe, times)}
             if memo is not None:
-                memo[key] = weight
-        keep[index[weight < config.prune_contribution]] = False
+                memo[key] = cached
+        probed = cached["contributions"]
+        if config.prune_view_psnr > 0:
+            dropped = prune_within_views(candidates, probe, times, probed, config.prune_contribution,
+                                         config.prune_view_psnr, cached)
+        else:
+            dropped = probed.dropped(config.prune_contribution)
+        keep[index[dropped]] = False
     if not keep.any():
         keep[int(np.argmax(peak))] = True
     return keep

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dynamic import DynamicScene, DynamicSplats
+from .contribution import probe_renders
 from .dynamic_config import DynamicEncodeConfig
 from .dynamic_decoder import decode_dynamic
 from .dynamic_encoder import DynamicEncoded, encode_dynamic_tracked
@@ -64,13 +65,7 @@ class DynamicQualityProbe:
         self.reference = self._render(reference)
 
     def _render(self, scene: DynamicScene) -> list[np.ndarray]:
-        from ..eval.render_views import Renderer
-
-        images = []
-        for t in self.times:
-            renderer = Renderer(scene.at(float(t)), backend=self.backend)
-            images += [renderer.render(camera)[0].astype(np.float64) for camera in self.cameras]
-        return images
+        return probe_renders(scene, self.cameras, self.times, self.backend)
 
     def squared_error(self, scene: DynamicScene) -> float:
         """Mean squared pixel error of ``scene``'s renders against the reference's."""
