@@ -132,7 +132,7 @@ def test_simulated_motion_planes_land_on_the_encoders_grid(representation, count
 
 def test_the_motion_window_is_simulated_in_the_encoders_domain(monkeypatch) -> None:
     windowed = DynamicEncodeConfig().with_overrides(sort="none", opacity_threshold=0.0, motion_window=2.0)
-    monkeypatch.setattr(TrainConfig, "dynamic_codec_config", lambda self: windowed)
+    monkeypatch.setattr(TrainConfig, "dynamic_codec_config", lambda self, name=None: windowed)
     model = dynamic_model("stg", 40, 3)
     _, compression = compression_for(model, "quantizer=ste", "simulate=motion,omega,t_scale")
     params = model.params
