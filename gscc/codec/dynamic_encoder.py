@@ -77,17 +77,18 @@ def visible_mask(
         index = np.flatnonzero(keep)
         key = (id(splats), config.contribution_views, config.contribution_times, index.tobytes())
         cached = None if memo is None else memo.get(key)
-        candidates = splats.subset(index)
-        probe = probe_cameras(candidates, cameras, config.contribution_views)
-        times = np.linspace(0.0, 1.0, config.contribution_times)
         if cached is None:
-            cached = {"contributions": contributions(candidates, probe, times)}
+            candidates = splats.subset(index)
+            probe = probe_cameras(candidates, cameras, config.contribution_views)
+            times = np.linspace(0.0, 1.0, config.contribution_times)
+            cached = {"candidates": candidates, "probe": probe, "times": times,
+                      "contributions": contributions(candidates, probe, times)}
             if memo is not None:
                 memo[key] = cached
         probed = cached["contributions"]
         if config.prune_view_psnr > 0:
-            dropped = prune_within_views(candidates, probe, times, probed, config.prune_contribution,
-                                         config.prune_view_psnr, cached)
+            dropped = prune_within_views(cached["candidates"], cached["probe"], cached["times"], probed,
+                                         config.prune_contribution, config.prune_view_psnr, cached)
         else:
             dropped = probed.dropped(config.prune_contribution)
         keep[index[dropped]] = False

@@ -294,10 +294,13 @@ def _validate(c: TrainConfig) -> None:
 
     dynamic = getattr(REPRESENTATIONS.get(c.representation), "dynamic", False)
     codec_presets = DYNAMIC_CODEC_PRESETS if dynamic else CODEC_PRESETS
-    for key in ("codec_preset", "simulate_preset"):
-        name = getattr(c, key)
-        need(name is None and key == "simulate_preset" or name in codec_presets, f"unknown {key.replace('_', ' ')} "
-             f"{name!r} for {'dynamic' if dynamic else 'static'} scenes; choose from {', '.join(codec_presets)}")
+    def known_preset(key: str) -> None:
+        need(getattr(c, key) in codec_presets, f"unknown {key.replace('_', ' ')} {getattr(c, key)!r} for "
+             f"{'dynamic' if dynamic else 'static'} scenes; choose from {', '.join(codec_presets)}")
+
+    known_preset("codec_preset")
+    if c.simulate_preset is not None:
+        known_preset("simulate_preset")
     from ..codec.config import SORTERS
 
     need(c.codec_sort is None or c.codec_sort in SORTERS, f"unknown codec sort {c.codec_sort!r}; choose from {', '.join(SORTERS)}")
