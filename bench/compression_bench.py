@@ -152,8 +152,9 @@ def result_row(e: Experiment, folder: Path, command, seconds) -> dict:
 
 
 def trained_scene(folder: Path):
-    """The finished run's exported scene, its learned distributions and its codec config,
-    from ``ckpt.pt`` alone (as the run's final encode makes them, without the dataset)."""
+    """The finished run's exported scene (a DynamicSplats for a dynamic run), its learned
+    distributions and its codec config (an EncodeConfig, or a DynamicEncodeConfig), from
+    ``ckpt.pt`` alone (as the run's final encode makes them, without the dataset)."""
     import torch
 
     from gscc import model as models
@@ -169,10 +170,12 @@ def trained_scene(folder: Path):
     compression.mask_params(model.params)
     if "compression" in checkpoint:
         compression.load_state_dict(checkpoint["compression"])
+    dynamic = models.is_dynamic(config.representation)
     with torch.no_grad():
-        scene = model.export_scene(compression.final_params(model.params))
+        final = compression.final_params(model.params)
+        scene = model.export_dynamic(final) if dynamic else model.export_scene(final)
         distributions = compression.distributions(model.params)
-    return scene, distributions, config.codec_config()
+    return scene, distributions, config.dynamic_codec_config() if dynamic else config.codec_config()
 
 
 def coding_sizes(folder: Path) -> dict[str, dict]:
@@ -238,13 +241,14 @@ def print_coding_table(rows: list[dict], console: Console) -> None:
             continue
         table = Table(title=f"{r['name']}: learned vs empirical coding per attribute, KB")
         columns = ("png", "ans", "jxl", "best empirical", "learned", "ans-interp one table", "ans-interp", "context ceiling")
+        columns = tuple(k for k in columns if k == "best empirical" or any(c.get(k) is not None for c in codings.values()))
         for header in ("attribute", *columns, "learned vs best", "ans-interp vs best", "kept"):
             table.add_column(header, justify="left" if header in ("attribute", "kept") else "right")
         totals = dict.fromkeys(columns, 0)
         for name, c in codings.items():
             row = dict(c)
             row["best empirical"] = min(c[k] for k in EMPIRICAL if c.get(k) is not None)
-            if c.get("constrained"):
+            if c.get("constrained") and c.get("learned") is not None:  # the total compares codable planes
                 for k in columns:
                     totals[k] += row.get(k) or 0
             table.add_row(
@@ -255,8 +259,8 @@ def print_coding_table(rows: list[dict], console: Console) -> None:
             )
         if totals["best empirical"]:
             table.add_row(
-                "constrained (*) total", *(f"{totals[k] / 1000:,.1f}" for k in columns),
-                relative(totals["learned"], totals["best empirical"]), relative(totals["ans-interp"], totals["best empirical"]), "",
+                "constrained (*) total, learned codable", *(f"{totals[k] / 1000:,.1f}" for k in columns),
+                relative(totals.get("learned"), totals["best empirical"]), relative(totals.get("ans-interp"), totals["best empirical"]), "",
             )
         console.print(table)
 

@@ -6,6 +6,7 @@ against GOF 50, and the ablations; bitrates (Mbps) and test PSNR from each run's
     python bench/dynamic_compression_bench.py --runs raw,gscodec --set time_budget=1800
     python bench/dynamic_compression_bench.py --table-only              # tabulate finished runs again
     python bench/dynamic_compression_bench.py --table-only --folder gscodec=runs/bb-gscodec
+    python bench/dynamic_compression_bench.py --table-only --runs gscodec --codings  # learned vs image coding
 
 Runs (one after another, each a separate `gscc train` process, into OUT/NAME):
 
@@ -25,6 +26,12 @@ Mbps`` its ``scene.gsc``; ``x raw`` is the ``raw`` run's PLY bitrate over this r
 PSNR (the issue's target: at least 10x at no more than 0.3 dB lower). Every figure is over
 the test cameras at every frame of the range. Results also go to
 bench/results/dynamic_compression_bench.json.
+
+``--codings``: for each run that trained entropy models, the run's final encode again from
+its checkpoint (pruning probes the training cameras its ``scene.splatv`` header holds),
+with the bytes of every candidate coding per plane: each empirical (image/ANS) coder and
+the learned distribution, and which one the file keeps (the learned-vs-image-coding
+ablation, per attribute, on the very same planes).
 """
 
 from __future__ import annotations
@@ -102,13 +109,64 @@ def print_table(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
+def coding_sizes(folder: Path, scene_path: Path) -> dict | None:
+    """Per scalar-coded plane of the run's first segment: the bytes of every candidate
+    coding, whether the run constrained it (``constrained``) and the coding the file keeps
+    (``kept``); None for a run without learned distributions. Pruning probes the training
+    cameras of ``scene_path`` (the dataset, images not read), as the run's own encode did;
+    ``same_file`` says whether the encode reproduced the run's scene.gsc."""
+    from compression_bench import trained_scene
+
+    from gscc.codec.dynamic_encoder import encode_dynamic_tracked
+    from gscc.container import unpack
+    from gscc.data.dynamic import load_dynamic_dataset
+    from gscc.dynamic import DynamicScene
+    from gscc.train.dynamic_outputs import distinct_cameras
+    from gscc.train.trainer import saved_config
+
+    splats, distributions, codec = trained_scene(folder)
+    if not distributions:
+        return None
+    metrics = json.loads((folder / "metrics.json").read_text())
+    config = saved_config(folder)
+    start, end = metrics["frames"]
+    dataset = load_dynamic_dataset(scene_path, frames=(start, end), downscale=config.downscale,
+                                   resolution=config.resolution, max_views=config.max_views, init="none")
+    scene = DynamicScene.single(splats, fps=(end - start) / metrics["duration_seconds"], frame_count=end - start)
+    scene.extra["cameras"] = distinct_cameras(dataset.train)
+    sizes: list[dict] = []
+    data = encode_dynamic_tracked(scene, codec, distributions, sizes=sizes).data
+    entries = unpack(data, select=lambda header: set()).header["segments"][0]["attributes"]
+    kept = {name: entry["coding"].get("codec") for name, entry in entries.items() if isinstance(entry.get("coding"), dict)}
+    rows = {name: {**row, "kept": kept.get(name), "constrained": name in distributions} for name, row in sizes[0].items()}
+    return {"planes": rows, "bytes": len(data), "same_file": data == (folder / "scene.gsc").read_bytes()}
+
+
+def print_codings(rows: list[dict], console: Console) -> None:
+    from compression_bench import print_coding_table
+
+    print_coding_table([{"name": r["run"], "codings": r["codings"]["planes"]} for r in rows if r.get("codings")], console)
+    for r in rows:
+        if r.get("codings"):
+            c = r["codings"]
+            same = "the run's own scene.gsc" if c["same_file"] else f"{c['bytes'] - r['gsc_bytes']:+,} bytes from the run's scene.gsc"
+            console.print(f"{r['run']}: the encode from ckpt.pt gives {c['bytes']:,} bytes, {same}")
+
+
 def main() -> int:
-    args = bench_arguments(__doc__, RUNS, RESULTS / "dynamic_compression", RESULTS / "dynamic_compression_bench.json")
+    def more(parser):
+        parser.add_argument("--codings", action="store_true", help="learned vs image coding per plane (see above)")
+
+    args = bench_arguments(__doc__, RUNS, RESULTS / "dynamic_compression", RESULTS / "dynamic_compression_bench.json", more)
     console = Console(width=None if sys.stdout.isatty() else 160)
     rows = [summary_row(*run) for run in run_benches(args, console, run_command)]
     if rows:
         compare(rows)
         print_table(rows, console)
+        if args.codings:
+            for r in rows:
+                r["codings"] = coding_sizes(Path(r["folder"]), args.scene)
+            print_codings(rows, console)
         write_results(args, rows)
     return 0 if rows else 1
 

@@ -121,10 +121,12 @@ def print_table(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def bench_arguments(doc: str, runs, out: Path, json_path: Path) -> argparse.Namespace:
+def bench_arguments(doc: str, runs, out: Path, json_path: Path, more=None) -> argparse.Namespace:
     """The command line of a dynamic benchmark over named ``runs`` (``args.names``: those
-    chosen, ``args.folders``: where each is)."""
+    chosen, ``args.folders``: where each is); ``more(parser)`` adds a benchmark's own options."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if more is not None:
+        more(parser)
     parser.add_argument("--scene", type=Path, default=DEFAULT_SCENE)
     parser.add_argument("--frames", default="0:50")
     parser.add_argument("--preset", default="cpu-fast")

@@ -252,6 +252,22 @@ def test_info_gives_bitrate_and_sizes_per_segment() -> None:
     assert sum(s["bytes"] for s in summary["segments"]) < len(data)
 
 
+def test_candidate_sizes_are_reported_per_segment_without_changing_the_file() -> None:
+    scene = two_segments()
+    sizes: list[dict] = []
+    data = encode_dynamic_tracked(scene, FAST, sizes=sizes).data
+    assert data == encode_dynamic(scene, FAST)
+    assert len(sizes) == 2
+    header = unpack(data, select=lambda h: set()).header
+    for segment, candidates in zip(header["segments"], sizes):
+        scalar = {name for name, entry in segment["attributes"].items() if entry["codec"] == "scalar"}
+        assert {"means", "motion", "t_center"} <= scalar == set(candidates)
+        for name in scalar:  # the kept coding is the smallest empirical candidate (no learned source here)
+            chunks = segment["attributes"][name]["coding"]["chunks"]
+            kept = sum(len(unpack(data).chunks[c][1]) for c in chunks)
+            assert min(v for k, v in candidates[name].items() if k in ("png", "ans", "jxl") and v) <= kept + 64
+
+
 # --------------------------------------------------------------------------- bad input
 def edited(data: bytes, edit) -> bytes:
     container = unpack(data)

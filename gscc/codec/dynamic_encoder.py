@@ -157,10 +157,12 @@ def encode_segment(
     times: np.ndarray,
     cameras: Sequence[Camera] = (),
     memo: Optional[dict] = None,
+    sizes: Optional[dict] = None,
 ) -> tuple[dict, np.ndarray]:
     """Add one segment's chunks to ``container``; return its header entry (without its
     span) and, per decoded splat, its index in ``splats``. ``cameras``: the scene's own
-    views, probed by contribution pruning."""
+    views, probed by contribution pruning; ``sizes``: as for the static encoder's
+    :func:`gscc.codec.encoder.code_scene`."""
     kept = np.flatnonzero(visible_mask(splats, config, times, cameras, memo))
     splats = splats.subset(kept) if len(kept) < splats.count else splats
     quats = next(a for a in ATTRIBUTES if a.name == "quats")
@@ -181,7 +183,7 @@ def encode_segment(
                    config.vq_for(name))
         for name in splats.motion.per_splat
     )
-    coded = code_scene(container, splats.static, config.static, distributions, extra)
+    coded = code_scene(container, splats.static, config.static, distributions, extra, sizes=sizes)
     entry = {"count": n, **{k: v for k, v in coded.header.items() if k != "scene"}, "moving": int(moving.sum())}
     if window is not None:
         entry["motion_window"] = window.to_header()
@@ -213,9 +215,12 @@ def encode_dynamic_tracked(
     config: DynamicEncodeConfig = DynamicEncodeConfig(),
     distributions: Distributions | None = None,
     memo: Optional[dict] = None,
+    sizes: Optional[list] = None,
 ) -> DynamicEncoded:
     """Like :func:`encode_dynamic`, also telling where each decoded splat came from.
-    ``memo``: see :func:`visible_mask` (the same scene object for every encode)."""
+    ``memo``: see :func:`visible_mask` (the same scene object for every encode).
+    ``sizes``, when given (for benchmarks), receives one dict per segment: per scalar-coded
+    plane, the bytes of each candidate coding (see :func:`gscc.codec.encoder.choose_coding`)."""
     if isinstance(scene, DynamicSplats):
         scene = DynamicScene.single(scene)
     learned = per_segment(distributions, len(scene.segments))
@@ -227,8 +232,11 @@ def encode_dynamic_tracked(
     segments, sources = [], []
     for segment, sources_of_segment in zip(scene.segments, learned):
         frames = round((segment.end - segment.start) * scene.frame_count) if scene.frame_count else None
+        candidates = None if sizes is None else {}
         entry, source = encode_segment(container, segment.splats, config, sources_of_segment,
-                                       sample_times(frames), scene.extra.get("cameras", ()), memo)
+                                       sample_times(frames), scene.extra.get("cameras", ()), memo, candidates)
+        if sizes is not None:
+            sizes.append(candidates)
         segments.append({"start": float(segment.start), "end": float(segment.end), **entry})
         sources.append(source)
     scene_entry = {
