@@ -71,9 +71,27 @@ class DynamicEncodeConfig:
     vq_size: int = 4096
     # per-attribute transform overrides for the motion planes, e.g. (("motion", "identity"),)
     transforms: tuple[tuple[str, str], ...] = ()
+    # Candidate codings (transform, bits) of the motion plane (STG's motion, a motion
+    # basis's coeffs), e.g. (("signlog", 9), ("identity", 10)): per segment the encoder
+    # renders the probe views with each (gscc.codec.motion_choice) and keeps the smallest
+    # whose worst probe render stays >= motion_choice_psnr dB against exact motion, else the
+    # best worst render. They replace motion_bits and the plane's transform. () : none.
+    motion_choices: tuple[tuple[str, int], ...] = ()
+    motion_choice_psnr: float = 46.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "transforms", checked_transforms(self.transforms, DYNAMIC_TRANSFORM_CHOICES))
+        object.__setattr__(self, "motion_choices", tuple((str(t), int(b)) for t, b in self.motion_choices))
+        for transform, bits in self.motion_choices:
+            if transform not in DYNAMIC_TRANSFORM_CHOICES["motion"]:
+                raise ValueError(f"unknown motion transform {transform!r} among the motion choices; choose from "
+                                 f"{', '.join(DYNAMIC_TRANSFORM_CHOICES['motion'])}")
+            if not 4 <= bits <= 16:
+                raise ValueError("motion choices' bit depths must lie in 4..16")
+        if self.motion_choices and (self.motion_window or {"motion", "coeffs"} & set(self.vq_planes)):
+            raise ValueError("motion choices cannot be combined with the motion window or a vector-quantized motion plane")
+        if not (math.isfinite(self.motion_choice_psnr) and 0.0 <= self.motion_choice_psnr <= 150.0):
+            raise ValueError("the motion choice's PSNR must lie in 0..150 dB")
         for name in set(BITS_FIELDS.values()):
             if not 4 <= getattr(self, name) <= 16:
                 raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
@@ -114,9 +132,16 @@ class DynamicEncodeConfig:
     def transform_for(self, attribute: str) -> str:
         return dict(self.transforms).get(attribute, DYNAMIC_TRANSFORM_CHOICES[attribute][0])
 
+    def with_motion_coding(self, plane: str, transform: str, bits: int) -> "DynamicEncodeConfig":
+        """A copy coding motion plane ``plane`` with ``transform`` at ``bits`` (no choices left)."""
+        transforms = tuple(sorted({**dict(self.transforms), plane: transform}.items()))
+        return replace(self, motion_bits=bits, transforms=transforms, motion_choices=())
+
     def to_dict(self) -> dict:
         settings = asdict(self)
         settings["static"] = self.static.to_dict()
+        if not self.motion_choices:  # files without choices keep the settings record they had
+            del settings["motion_choices"], settings["motion_choice_psnr"]
         return settings
 
     def with_overrides(self, **overrides) -> "DynamicEncodeConfig":
