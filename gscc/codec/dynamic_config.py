@@ -164,13 +164,17 @@ DYNAMIC_PRESETS: dict[str, DynamicEncodeConfig] = {
         static=PRESETS["default"].with_overrides(position_bits=14, scale_bits=10, rotation_bits=12,
                                                  opacity_threshold=0.02),
         motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8),
-    # The default's bit depths and pruning by contribution at 0.1 px: splats that never paint
-    # a tenth of a pixel of a 320-pixel view of the scene's cameras or an orbit (40-70 % of
-    # an STG model's splats) are dropped -- 0.06-0.19x the .splatv at 52-68 dB mean render
-    # PSNR on the four STG models, where lowering bit depths costs more PSNR per byte saved.
+    # The default's bit depths and pruning by contribution: splats that never paint 0.3 px
+    # of a 320-pixel view of the scene's cameras or an orbit at 21 times go, least error
+    # first, while every probe view (camera x time) stays within its squared error at 46 dB
+    # (40-70 % of an STG model's splats); and per segment the motion plane coded with 9-bit
+    # sign-log or 10-bit identity, whichever the probe renders need (gscc.codec.motion_choice).
+    # On the four STG models: <= 0.2x the .splatv with every render >= 45 dB (bench/README.md,
+    # the worst render), where lowering bit depths costs more PSNR per byte saved.
     "small": DynamicEncodeConfig(
         static=PRESETS["small"].with_overrides(scale_bits=10, rotation_bits=12, opacity_bits=8, color_bits=8),
-        motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8, prune_contribution=0.1),
+        motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8, prune_contribution=0.3,
+        prune_view_psnr=46.0, contribution_times=21, motion_choices=(("signlog", 9), ("identity", 10))),
     "high": DynamicEncodeConfig(
         static=PRESETS["high"].with_overrides(scale_bits=12, rotation_bits=12, opacity_bits=10),
         motion_bits=12, omega_bits=14, time_bits=14, time_scale_bits=12, static_motion=0.0),
