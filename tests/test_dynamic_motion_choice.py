@@ -13,7 +13,8 @@ from gscc.codec.dynamic_config import DYNAMIC_PRESETS, DynamicEncodeConfig
 from gscc.codec.dynamic_encoder import encode_dynamic
 from gscc.codec.motion_choice import choose_motion
 from gscc.container import unpack
-from gscc.dynamic import DynamicSplats
+from gscc.codec.dynamic_decoder import decode_dynamic
+from gscc.dynamic import DynamicScene, DynamicSplats, Segment
 from gscc.synthetic import random_dynamic_splats
 
 CHOICES = (("signlog", 6), ("identity", 6))
@@ -83,6 +84,20 @@ def test_the_file_records_the_chosen_transform() -> None:
     motion = unpack(data).header["segments"][0]["attributes"]["motion"]
     assert motion["transform"] == "identity"
     assert unpack(data).header["encoder"]["settings"]["motion_choices"] == [list(c) for c in CHOICES]
+
+
+def test_a_candidate_coded_to_measure_it_is_the_one_written() -> None:
+    # two segments, both candidates acceptable at 0 dB: each segment coded once per
+    # candidate, the smaller's chunks moved into the file
+    splats = fast_splats()
+    both = DynamicScene([Segment(0.0, 0.5, splats), Segment(0.5, 1.0, splats)])
+    data = encode_dynamic(both, config(psnr=0.0))
+    segments = unpack(data).header["segments"]
+    chosen = [s["attributes"]["motion"]["transform"] for s in segments]
+    fixed = encode_dynamic(both, config().with_motion_coding("motion", chosen[0], 6))
+    assert chosen[0] == chosen[1]
+    assert unpack(data).chunks == unpack(fixed).chunks
+    assert decode_dynamic(data).count == 2 * splats.count
 
 
 def test_config_rejects_unknown_or_uncombinable_choices() -> None:

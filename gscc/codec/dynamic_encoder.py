@@ -165,13 +165,23 @@ def encode_segment(
     splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
     moving = moving_mask(splats, config.static_motion, times)
 
+    trials: dict[DynamicEncodeConfig, tuple[Container, dict, np.ndarray]] = {}
+
     def coded_size(candidate: DynamicEncodeConfig) -> int:
         scratch = Container(header={}, version=DYNAMIC_VERSION)
-        code_segment(scratch, splats, candidate, distributions, moving)
+        trials[candidate] = (scratch, *code_segment(scratch, splats, candidate, distributions, moving))
         return sum(len(data) for _, data in scratch.chunks)
 
     config, _ = choose_motion(splats, moving, config, cameras, coded_size)
-    entry, order = code_segment(container, splats, config, distributions, moving)
+    if config in trials:  # coded already to measure it: its chunks move over
+        from .dynamic_decoder import map_segment_chunks
+
+        scratch, entry, order = trials[config]
+        offset = len(container.chunks)
+        container.chunks.extend(scratch.chunks)
+        entry = map_segment_chunks(entry, lambda index: index + offset)
+    else:
+        entry, order = code_segment(container, splats, config, distributions, moving)
     return entry, kept[order]
 
 
