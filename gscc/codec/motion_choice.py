@@ -29,7 +29,7 @@ from ..cameras import Camera
 from ..dynamic import DynamicSplats
 from ..dynamic.registry import motion_from_arrays
 from .contribution import probe_cameras, probe_renders
-from .dynamic_config import DynamicEncodeConfig
+from .dynamic_config import BITS_FIELDS, DynamicEncodeConfig
 from .quantize import dequantize, fit_quantizer, forward_transform, inverse_transform, quantize
 
 
@@ -76,8 +76,6 @@ def worst_psnr(renders: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -
 def motion_plane(splats: DynamicSplats) -> str | None:
     """The per-splat plane of ``splats``' motion model coded at ``motion_bits`` (STG:
     ``motion``, a motion basis: ``coeffs``), or None."""
-    from .dynamic_config import BITS_FIELDS
-
     return next((name for name in splats.motion.per_splat if BITS_FIELDS.get(name) == "motion_bits"), None)
 
 
