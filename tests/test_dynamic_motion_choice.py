@@ -100,6 +100,14 @@ def test_a_candidate_coded_to_measure_it_is_the_one_written() -> None:
     assert decode_dynamic(data).count == 2 * splats.count
 
 
+def test_motion_bits_asked_for_replace_the_choices() -> None:
+    small = DYNAMIC_PRESETS["small"]
+    assert small.motion_choices
+    assert small.with_overrides(motion_bits=8).motion_choices == ()
+    assert small.with_overrides(transforms=(("motion", "identity"),)).motion_choices == ()
+    assert small.with_overrides(prune_contribution=0.2).motion_choices == small.motion_choices
+
+
 def test_config_rejects_unknown_or_uncombinable_choices() -> None:
     with pytest.raises(ValueError, match="unknown motion transform"):
         DynamicEncodeConfig(motion_choices=(("sigmoid", 9),))

@@ -146,8 +146,11 @@ class DynamicEncodeConfig:
 
     def with_overrides(self, **overrides) -> "DynamicEncodeConfig":
         """A copy with the given fields (its own or the static config's, including
-        pruning) replaced; ``None`` values are ignored."""
+        pruning) replaced; ``None`` values are ignored. Motion bits or transforms given
+        without ``motion_choices`` drop the choices: what was asked for is coded."""
         own = {k: v for k, v in overrides.items() if k in self.__dataclass_fields__ and k != "static" and v is not None}
+        if {"motion_bits", "transforms"} & set(own) and "motion_choices" not in own:
+            own["motion_choices"] = ()
         rest = {k: v for k, v in overrides.items() if k not in self.__dataclass_fields__}
         return replace(self, static=self.static.with_overrides(**rest), **own)
 
