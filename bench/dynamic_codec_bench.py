@@ -68,20 +68,34 @@ def rd_points() -> dict[str, DynamicEncodeConfig]:
     # pruning by contribution (peak blending weight in pixels of a 320-pixel probe view)
     points["default-contrib0.02"] = base.with_overrides(prune_contribution=0.02)
     points["default-contrib0.05"] = base.with_overrides(prune_contribution=0.05)
-    points["small-contrib0.07"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.07)
-    points["small-m10"] = DYNAMIC_PRESETS["small"].with_overrides(motion_bits=10)
-    points["small-contrib0.2"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.2)
+    # the small preset as it was before the motion choice (0.1 px, no budget per view,
+    # 11 probe times, 9-bit sign-log motion): the small-* points below keep their meaning
+    small = small_0_1px()
+    points["small-0.1px"] = small
+    points["small-contrib0.07"] = small.with_overrides(prune_contribution=0.07)
+    points["small-m10"] = small.with_overrides(motion_bits=10)
+    points["small-contrib0.2"] = small.with_overrides(prune_contribution=0.2)
     # the budget per probe view (judged on the worst render): candidates below 0.3 px, each
     # view (camera x time) within its squared error at 46 dB; then 10-bit motion coded
     # without the sign-log transform (fast splats near a camera); then 21 probe times
-    points["small-view46"] = DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.3, prune_view_psnr=46.0)
+    points["small-view46"] = small.with_overrides(prune_contribution=0.3, prune_view_psnr=46.0)
     points["small-view46-t21"] = points["small-view46"].with_overrides(contribution_times=21)
     points["small-view46-m10id"] = points["small-view46"].with_overrides(motion_bits=10,
                                                                          transforms=(("motion", "identity"),))
     points["small-view46-m10id-t21"] = points["small-view46-m10id"].with_overrides(contribution_times=21)
+    # the motion plane's coding chosen per segment by the probe renders (gscc.codec.motion_choice):
+    # 9-bit sign-log or 10-bit identity (what the small preset now does)
+    points["small-view46-auto-t21"] = points["small-view46-t21"].with_overrides(
+        motion_choices=(("signlog", 9), ("identity", 10)))
     points["compact-m7-contrib0.07"] = compact().with_overrides(motion_bits=7, opacity_threshold=0.0,
                                                                   prune_contribution=0.07)
     return points
+
+
+def small_0_1px() -> DynamicEncodeConfig:
+    """The small preset of stop 12: pruning by contribution at 0.1 px alone."""
+    return DYNAMIC_PRESETS["small"].with_overrides(prune_contribution=0.1, prune_view_psnr=0.0, contribution_times=11,
+                                                   motion_choices=())
 
 
 def compact() -> DynamicEncodeConfig:

@@ -71,9 +71,27 @@ class DynamicEncodeConfig:
     vq_size: int = 4096
     # per-attribute transform overrides for the motion planes, e.g. (("motion", "identity"),)
     transforms: tuple[tuple[str, str], ...] = ()
+    # Candidate codings (transform, bits) of the motion plane (STG's motion, a motion
+    # basis's coeffs), e.g. (("signlog", 9), ("identity", 10)): per segment the encoder
+    # renders the probe views with each (gscc.codec.motion_choice) and keeps the smallest
+    # whose worst probe render stays >= motion_choice_psnr dB against exact motion, else the
+    # best worst render. They replace motion_bits and the plane's transform. () : none.
+    motion_choices: tuple[tuple[str, int], ...] = ()
+    motion_choice_psnr: float = 46.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "transforms", checked_transforms(self.transforms, DYNAMIC_TRANSFORM_CHOICES))
+        object.__setattr__(self, "motion_choices", tuple((str(t), int(b)) for t, b in self.motion_choices))
+        for transform, bits in self.motion_choices:
+            if transform not in DYNAMIC_TRANSFORM_CHOICES["motion"]:
+                raise ValueError(f"unknown motion transform {transform!r} among the motion choices; choose from "
+                                 f"{', '.join(DYNAMIC_TRANSFORM_CHOICES['motion'])}")
+            if not 4 <= bits <= 16:
+                raise ValueError("motion choices' bit depths must lie in 4..16")
+        if self.motion_choices and (self.motion_window or {"motion", "coeffs"} & set(self.vq_planes)):
+            raise ValueError("motion choices cannot be combined with the motion window or a vector-quantized motion plane")
+        if not (math.isfinite(self.motion_choice_psnr) and 0.0 <= self.motion_choice_psnr <= 150.0):
+            raise ValueError("the motion choice's PSNR must lie in 0..150 dB")
         for name in set(BITS_FIELDS.values()):
             if not 4 <= getattr(self, name) <= 16:
                 raise ValueError(f"{name.replace('_', ' ')} must lie in 4..16")
@@ -114,15 +132,25 @@ class DynamicEncodeConfig:
     def transform_for(self, attribute: str) -> str:
         return dict(self.transforms).get(attribute, DYNAMIC_TRANSFORM_CHOICES[attribute][0])
 
+    def with_motion_coding(self, plane: str, transform: str, bits: int) -> "DynamicEncodeConfig":
+        """A copy coding motion plane ``plane`` with ``transform`` at ``bits`` (no choices left)."""
+        transforms = tuple(sorted({**dict(self.transforms), plane: transform}.items()))
+        return replace(self, motion_bits=bits, transforms=transforms, motion_choices=())
+
     def to_dict(self) -> dict:
         settings = asdict(self)
         settings["static"] = self.static.to_dict()
+        if not self.motion_choices:  # files without choices keep the settings record they had
+            del settings["motion_choices"], settings["motion_choice_psnr"]
         return settings
 
     def with_overrides(self, **overrides) -> "DynamicEncodeConfig":
         """A copy with the given fields (its own or the static config's, including
-        pruning) replaced; ``None`` values are ignored."""
+        pruning) replaced; ``None`` values are ignored. Motion bits or transforms given
+        without ``motion_choices`` drop the choices: what was asked for is coded."""
         own = {k: v for k, v in overrides.items() if k in self.__dataclass_fields__ and k != "static" and v is not None}
+        if {"motion_bits", "transforms"} & set(own) and "motion_choices" not in own:
+            own["motion_choices"] = ()
         rest = {k: v for k, v in overrides.items() if k not in self.__dataclass_fields__}
         return replace(self, static=self.static.with_overrides(**rest), **own)
 
@@ -139,13 +167,17 @@ DYNAMIC_PRESETS: dict[str, DynamicEncodeConfig] = {
         static=PRESETS["default"].with_overrides(position_bits=14, scale_bits=10, rotation_bits=12,
                                                  opacity_threshold=0.02),
         motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8),
-    # The default's bit depths and pruning by contribution at 0.1 px: splats that never paint
-    # a tenth of a pixel of a 320-pixel view of the scene's cameras or an orbit (40-70 % of
-    # an STG model's splats) are dropped -- 0.06-0.19x the .splatv at 52-68 dB mean render
-    # PSNR on the four STG models, where lowering bit depths costs more PSNR per byte saved.
+    # The default's bit depths and pruning by contribution: splats that never paint 0.3 px
+    # of a 320-pixel view of the scene's cameras or an orbit at 21 times go, least error
+    # first, while every probe view (camera x time) stays within its squared error at 46 dB
+    # (40-70 % of an STG model's splats); and per segment the motion plane coded with 9-bit
+    # sign-log or 10-bit identity, whichever the probe renders need (gscc.codec.motion_choice).
+    # On the four STG models: <= 0.2x the .splatv with every render >= 45 dB (bench/README.md,
+    # the worst render), where lowering bit depths costs more PSNR per byte saved.
     "small": DynamicEncodeConfig(
         static=PRESETS["small"].with_overrides(scale_bits=10, rotation_bits=12, opacity_bits=8, color_bits=8),
-        motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8, prune_contribution=0.1),
+        motion_bits=9, omega_bits=12, time_bits=10, time_scale_bits=8, prune_contribution=0.3,
+        prune_view_psnr=46.0, contribution_times=21, motion_choices=(("signlog", 9), ("identity", 10))),
     "high": DynamicEncodeConfig(
         static=PRESETS["high"].with_overrides(scale_bits=12, rotation_bits=12, opacity_bits=10),
         motion_bits=12, omega_bits=14, time_bits=14, time_scale_bits=12, static_motion=0.0),

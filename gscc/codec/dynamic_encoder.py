@@ -32,7 +32,8 @@ from .encoder import ExtraPlane, code_scene
 from .learned import LearnedSource
 from .lossless import code_plane, required_version
 from .prune import keep_mask
-from .quantize import dequantize, fit_quantizer, forward_transform, inverse_transform, quantize
+from .motion_choice import choose_motion, coded_values
+from .quantize import forward_transform, inverse_transform
 
 # times a segment is sampled at (for visibility and motion) when its frame count is unknown
 DEFAULT_SAMPLES = 64
@@ -143,10 +144,7 @@ def moving_mask(splats: DynamicSplats, tolerance: float, times: np.ndarray) -> n
 def decoded_values(values: np.ndarray, config: DynamicEncodeConfig, name: str) -> np.ndarray:
     """The float32 values a motion plane of ``values`` decodes to (scalar coding, its
     quantizer fitted as the encoder fits it)."""
-    transform = config.transform_for(name)
-    y = forward_transform(transform, values)
-    quant = fit_quantizer(y, config.bits_for(name))
-    return inverse_transform(transform, dequantize(quantize(y, quant), quant)).astype(np.float32)
+    return coded_values(values, config.transform_for(name), config.bits_for(name))
 
 
 def encode_segment(
@@ -167,9 +165,40 @@ def encode_segment(
     splats = splats.subset(kept) if len(kept) < splats.count else splats
     quats = next(a for a in ATTRIBUTES if a.name == "quats")
     splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
+    moving = moving_mask(splats, config.static_motion, times)
+
+    trials: dict[DynamicEncodeConfig, tuple[Container, dict, np.ndarray]] = {}
+
+    def coded_size(candidate: DynamicEncodeConfig) -> int:
+        scratch = Container(header={}, version=DYNAMIC_VERSION)
+        trials[candidate] = (scratch, *code_segment(scratch, splats, candidate, distributions, moving))
+        return sum(len(data) for _, data in scratch.chunks)
+
+    config, _ = choose_motion(splats, moving, config, cameras, coded_size)
+    if config in trials:  # coded already to measure it: its chunks move over
+        from .dynamic_decoder import map_segment_chunks
+
+        scratch, entry, order = trials[config]
+        offset = len(container.chunks)
+        container.chunks.extend(scratch.chunks)
+        entry = map_segment_chunks(entry, lambda index: index + offset)
+    else:
+        entry, order = code_segment(container, splats, config, distributions, moving)
+    return entry, kept[order]
+
+
+def code_segment(
+    container: Container,
+    splats: DynamicSplats,
+    config: DynamicEncodeConfig,
+    distributions: dict[str, LearnedSource],
+    moving: np.ndarray,
+) -> tuple[dict, np.ndarray]:
+    """Add the chunks of the splats a segment keeps (``moving`` marking those that code
+    motion) to ``container``; return its header entry (without its span) and, per decoded
+    splat, its index in ``splats``."""
     n = splats.count
     layout = LAYOUTS[splats.kind]
-    moving = moving_mask(splats, config.static_motion, times)
     arrays = splats.motion.arrays()
     window = config.window if layout.window_powers is not None else None
     planes = {name: arrays[name].reshape(n, -1) for name in splats.motion.per_splat}
@@ -194,7 +223,7 @@ def encode_segment(
     entry["motion_mask"] = mask
     shared = {name: a for name, a in arrays.items() if name not in splats.motion.per_splat}
     entry["shared"] = container.add_chunk("weights", pack_weights(shared)) if shared else None
-    return entry, kept[coded.order[coded.order < n]]
+    return entry, coded.order[coded.order < n]
 
 
 Distributions = dict[str, LearnedSource] | list[dict[str, LearnedSource]]

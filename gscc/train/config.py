@@ -193,7 +193,9 @@ class TrainConfig:
         or those of dynamic codec preset ``name``."""
         from ..codec.dynamic_config import dynamic_preset
 
-        return dynamic_preset(name or self.codec_preset).with_overrides(**self._codec_overrides())
+        config = dynamic_preset(name or self.codec_preset).with_overrides(**self._codec_overrides())
+        # likewise it codes the motion plane as simulated, not as the probe renders would choose
+        return config.with_overrides(motion_choices=()) if self.quantizer != "none" else config
 
     def simulation_codec_config(self, dynamic: bool):
         """The codec settings whose bit depths and domains compression in the loop simulates:
