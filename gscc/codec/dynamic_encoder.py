@@ -167,23 +167,27 @@ def encode_segment(
     splats = canonical_rotation(splats, config.static.transform_for("quats", quats.transform))
     moving = moving_mask(splats, config.static_motion, times)
 
-    trials: dict[DynamicEncodeConfig, tuple[Container, dict, np.ndarray]] = {}
+    trials: dict[DynamicEncodeConfig, tuple[Container, dict, np.ndarray, Optional[dict]]] = {}
 
     def coded_size(candidate: DynamicEncodeConfig) -> int:
         scratch = Container(header={}, version=DYNAMIC_VERSION)
-        trials[candidate] = (scratch, *code_segment(scratch, splats, candidate, distributions, moving))
+        candidate_sizes = None if sizes is None else {}
+        trials[candidate] = (scratch, *code_segment(scratch, splats, candidate, distributions, moving, candidate_sizes),
+                             candidate_sizes)
         return sum(len(data) for _, data in scratch.chunks)
 
     config, _ = choose_motion(splats, moving, config, cameras, coded_size)
     if config in trials:  # coded already to measure it: its chunks move over
         from .dynamic_decoder import map_segment_chunks
 
-        scratch, entry, order = trials[config]
+        scratch, entry, order, candidate_sizes = trials[config]
+        if sizes is not None:
+            sizes.update(candidate_sizes)
         offset = len(container.chunks)
         container.chunks.extend(scratch.chunks)
         entry = map_segment_chunks(entry, lambda index: index + offset)
     else:
-        entry, order = code_segment(container, splats, config, distributions, moving)
+        entry, order = code_segment(container, splats, config, distributions, moving, sizes)
     return entry, kept[order]
 
 
@@ -193,10 +197,11 @@ def code_segment(
     config: DynamicEncodeConfig,
     distributions: dict[str, LearnedSource],
     moving: np.ndarray,
+    sizes: Optional[dict] = None,
 ) -> tuple[dict, np.ndarray]:
     """Add the chunks of the splats a segment keeps (``moving`` marking those that code
     motion) to ``container``; return its header entry (without its span) and, per decoded
-    splat, its index in ``splats``."""
+    splat, its index in ``splats``; ``sizes`` as for :func:`encode_segment`."""
     n = splats.count
     layout = LAYOUTS[splats.kind]
     arrays = splats.motion.arrays()
