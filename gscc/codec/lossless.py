@@ -49,11 +49,14 @@ def _coders() -> dict[str, LosslessCoder]:
 
 
 CODERS: dict[str, LosslessCoder] = _coders()
-AUTO_CANDIDATES = ("png", "ans", "jxl")
+# png is chosen by name only: it lost to ans or jxl on every plane of the shared splats and
+# of the 1M-splat scene (bench/README.md, "Encoding speed"), and with Pillow's optimize
+# it cost as much as both together; size reports (benchmarks) still measure it
+AUTO_CANDIDATES = ("ans", "jxl")
 # ans-interp is chosen by name only: it saves about 1 % (bench/README.md, learned coding)
 # for about 0.5 s per 100k-splat 3-channel plane, which the encoder's speed target can't
 # spare; encoders' size reports (benchmarks) still measure it beside auto's candidates
-REPORTED_CANDIDATES = AUTO_CANDIDATES + ("ans-interp",)
+REPORTED_CANDIDATES = ("png",) + AUTO_CANDIDATES + ("ans-interp",)
 
 
 @dataclass(frozen=True)
