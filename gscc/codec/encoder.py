@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from .lossless import CODERS, REPORTED_CANDIDATES, PlaneCoding, code_plane, requ
 from .precision import adaptive_bits, color_bits, jxl_cost
 from .prune import keep_mask
 from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
+from .threads import default_workers
 from .vq import VqConfig, encode_vq
 
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
@@ -46,13 +46,6 @@ def grid_order(prepared: dict[str, np.ndarray], n: int, config: EncodeConfig) ->
     features = np.concatenate(columns, axis=1).astype(np.float32)
     order = plas_sort(features, shape, PlasConfig(seed=config.seed), weights=np.asarray(weights, np.float32))
     return shape, np.asarray(order, dtype=np.int64)
-
-
-def coding_workers() -> int:
-    """Threads that code planes by default: the CPUs this process may use, at most 4 (a
-    scene has about five scalar planes)."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(4, usable))
 
 
 def fill_padding(order: np.ndarray, n: int) -> np.ndarray:
@@ -186,7 +179,7 @@ def code_scene(
     same pruning, sort, transforms and seed (``Encoded.grid``), reused instead of sorting
     again (the bytes are the same either way). ``sizes``, when given, receives per
     scalar-coded attribute the bytes of its candidate codings (see :func:`choose_coding`).
-    ``workers``: threads coding planes (default :func:`coding_workers`; the bytes are the
+    ``workers``: threads coding planes (default gscc.codec.threads.default_workers(); the bytes are the
     same for any number)."""
     progress = progress or (lambda stage: None)
     n = splats.count
@@ -239,7 +232,7 @@ def code_scene(
     # on a thread pool (libjxl, constriction and numpy release the GIL) while the others
     # and the VQ planes are coded here, in order; chunks are added in order, so the bytes
     # do not depend on the number of workers.
-    with ThreadPoolExecutor(max_workers=workers or coding_workers()) as pool:
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
         independent = {name: pool.submit(scalar, name) for name in candidates if name not in distributions}
         for name in names:
             progress(f"coding {name}")
