@@ -12,7 +12,7 @@ import numpy as np
 
 from ..taichi_cpu import ensure_taichi, ti  # imported there without Taichi's banner
 
-__all__ = ["box_blur", "swap_squares"]
+__all__ = ["box_blur", "swap_squares", "warm_up"]
 
 PERMUTATIONS = list(itertools.permutations(range(4)))  # [0] is the identity
 F32_2 = ti.types.ndarray(dtype=ti.f32, ndim=2)
@@ -183,3 +183,13 @@ def swap_squares(x: np.ndarray, target: np.ndarray, order: np.ndarray,
     down, across = (h - top) // (2 * step) * step, (w - left) // (2 * step_x) * step_x
     if down * across:
         _swap(x, order, target, w, step, top, left, across, down * across, step_x)
+
+
+def warm_up() -> None:
+    """Compile every kernel now (Taichi compiles one on its first call; tiny grids suffice),
+    e.g. on a thread while the caller prepares the real grid."""
+    grid = np.zeros((4, 4, 1), np.float32)
+    box_blur(grid, 1.0, np.empty_like(grid), np.empty_like(grid))  # the direct blur
+    box_blur(grid, 4.0, np.empty_like(grid), np.empty_like(grid))  # the pooled one
+    rows = grid.reshape(16, 1)
+    swap_squares(rows, rows.copy(), np.arange(16, dtype=np.int32), (4, 4), 1, 0, 0)

@@ -44,6 +44,7 @@ not matter).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +115,15 @@ def radii(h: int, w: int, cfg: PlasConfig) -> list[float]:
     return out
 
 
+def _compiled_kernels():
+    """gscc.codec.plas_kernels (Taichi: imported only when there is something to swap) with
+    its kernels compiled."""
+    from . import plas_kernels
+
+    plas_kernels.warm_up()
+    return plas_kernels
+
+
 def _squares(feats: np.ndarray, n: int, hw: tuple[int, int], cfg: PlasConfig) -> np.ndarray:
     """The ``groups="squares"`` sorter (numpy and gscc.codec.plas_kernels' Taichi kernels)
     on the normalised float32 (N, C) ``feats``; returns ``order`` (H*W,) int64."""
@@ -122,14 +132,14 @@ def _squares(feats: np.ndarray, n: int, hw: tuple[int, int], cfg: PlasConfig) ->
     rng = np.random.default_rng(cfg.seed)
     if m > n:  # padding rows: copies of random real rows, reported as n..m-1
         feats = np.concatenate([feats, feats[rng.integers(0, n, m - n)]], 0)
-    if cfg.init == "kd":
-        order = kd_layout(feats, hw, KD_LEAF_CELLS)
-    else:
-        order = rng.permutation(m)
-    if min(h, w) < 2:
-        return order.astype(np.int64)
-    from . import plas_kernels  # Taichi: only when there is something to swap
-
+    swapping = min(h, w) >= 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Taichi's import and kernel compilation (Python work) overlap the k-d start (numpy)
+        kernels = pool.submit(_compiled_kernels) if swapping else None
+        order = kd_layout(feats, hw, KD_LEAF_CELLS) if cfg.init == "kd" else rng.permutation(m)
+        if kernels is None:
+            return order.astype(np.int64)
+        plas_kernels = kernels.result()
     x = np.ascontiguousarray(feats[order], dtype=np.float32)  # (M, C) grid, row-major cells
     order = order.astype(np.int32)
     grid = x.reshape(h, w, -1)
