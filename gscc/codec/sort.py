@@ -13,7 +13,8 @@ published algorithm, made about an order of magnitude cheaper:
   ``max(H, W) / 2`` instead makes files 0.1-0.3 % smaller and the sort of 1M
   splats half as long again, bench/README.md "Encoding speed") down to
   ``min_radius`` (multiplied by ``radius_decay`` after each stage),
-  ``max_iters_per_radius`` times:
+  ``max_iters_per_radius`` times (``groups="squares"``: once, with that many
+  times the swap steps, for radii of ``single_target_radius`` and more):
 
   1. target ``T`` = ``X`` blurred by a border-normalised box filter of
      half-width ``r`` (for ``r >= 4`` computed on an ``r/2``-pooled grid and
@@ -84,6 +85,9 @@ class PlasConfig:
     init: the first arrangement, one of INITS.
     groups: how cells are grouped for the assignment steps, one of GROUPS.
     swaps_per_target: assignment steps against each blurred target.
+    single_target_radius: from this radius up, ``groups="squares"`` blurs once
+        per radius and takes all ``max_iters_per_radius * swaps_per_target``
+        steps against that target (a wide blur barely changes within a radius).
 
     block_size, group_size and improvement_break apply to ``groups="random"``
     only (squares are groups of four).
@@ -102,6 +106,7 @@ class PlasConfig:
     init: str = "kd"
     groups: str = "squares"
     swaps_per_target: int = 6
+    single_target_radius: float = 4.0
 
 
 def radii(h: int, w: int, cfg: PlasConfig) -> list[float]:
@@ -146,9 +151,14 @@ def _squares(feats: np.ndarray, n: int, hw: tuple[int, int], cfg: PlasConfig) ->
     tmp, out = np.empty_like(grid), np.empty_like(grid)
     for radius in radii(h, w, cfg):
         reach = max(1, round(radius))
-        for _ in range(max(1, cfg.max_iters_per_radius)):
+        targets = max(1, cfg.max_iters_per_radius)
+        if radius >= cfg.single_target_radius:  # one wide blur serves the radius's every step
+            targets, steps = 1, targets * cfg.swaps_per_target
+        else:
+            steps = cfg.swaps_per_target
+        for _ in range(targets):
             target = plas_kernels.box_blur(grid, radius, tmp, out).reshape(m, -1)
-            for _ in range(cfg.swaps_per_target):
+            for _ in range(steps):
                 # rectangles of random (seeded) sides up to the radius, from a random offset
                 step = int(rng.integers(1, max(1, min(reach, h // 2)) + 1))
                 step_x = int(rng.integers(1, max(1, min(reach, w // 2)) + 1))
