@@ -1,6 +1,7 @@
 """A locality-preserving first arrangement of feature vectors on a grid: a k-d split.
 
-The rows are split at the median of the feature with the largest range, and the grid
+The rows are split at the median of the feature with the largest range (measured on
+every ``RANGE_STRIDE``-th row of the part, in its current order), and the grid
 rectangle they fill is halved along its longer side, the lower half of the rows going to
 the top (or left) part; both halves are split again, level by level, until the parts are
 at most ``leaf_cells`` cells. Each leaf's rows fill its rectangle row-major, in the
@@ -16,7 +17,7 @@ import numpy as np
 
 __all__ = ["kd_layout"]
 
-RANGE_STRIDE = 8  # the split feature is chosen on every 8th row of a part: a fifth of the cost
+RANGE_STRIDE = 8  # split features are chosen on every 8th row: 1M rows' k-d start in ~2/3 of the time
 
 
 def kd_layout(features: np.ndarray, shape: tuple[int, int], leaf_cells: int = 1) -> np.ndarray:
