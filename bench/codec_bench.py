@@ -139,10 +139,8 @@ def gscc_config(name: str, sort: str | None) -> EncodeConfig:
 
 
 def warm_up_sorter() -> None:
-    """Import the sorter module (and torch) up front, so the first encode is not charged for it.
-
-    The encoder imports it even with ``sort="none"`` (``grid_shape`` lives there).
-    """
+    """Import the sorter module up front (numpy only; its Taichi kernels are imported and
+    compiled by the first sort, which the encode is charged for, as a user is)."""
     import gscc.codec.sort  # noqa: F401  (fails loudly if the sorter is missing)
 
 

@@ -172,3 +172,28 @@ def test_decoding_and_info_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_encoding_imports_no_torch():
+    # the default preset sorts (numpy and Taichi) and codes without torch
+    code = (
+        "import sys\n"
+        "from gscc.cli import SAMPLE\n"
+        "from gscc.codec.config import preset\n"
+        "from gscc.codec.encoder import encode\n"
+        "from gscc.io import load_splats\n"
+        "import numpy as np\n"
+        "encode(load_splats(SAMPLE).subset(np.arange(400)), preset('default'))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_coding_planes_on_threads_gives_the_bytes_of_coding_them_one_by_one():
+    rng = np.random.default_rng(1)
+    splats = _sample(700)
+    with_sh = SplatSet(splats.means, splats.scales, splats.quats, splats.opacities, splats.sh0,
+                       rng.normal(0, 0.1, (700, 3, 3)))  # an shN plane: VQ, coded beside the threads
+    for scene in (splats, with_sh):
+        serial = encode_tracked(scene, preset("default"), workers=1).data
+        assert encode_tracked(scene, preset("default"), workers=4).data == serial

@@ -8,7 +8,7 @@ import pytest
 from gscc.codec.config import preset
 from gscc.codec.decoder import decode
 from gscc.codec.encoder import encode
-from gscc.codec.jxl import EFFORTS, JxlCoder, encode_image
+from gscc.codec.jxl import GROUPS, PROBE_EFFORT, JxlCoder, effort_for, encode_image
 from gscc.codec.lossless import AUTO_CANDIDATES, CODERS, channel_groups, code_plane
 from gscc.container import INTERP_VERSION, JXL_VERSION, pack, unpack
 from gscc.errors import FormatError
@@ -34,17 +34,23 @@ def test_channels_are_cut_into_groups_in_order():
 
 
 @pytest.mark.parametrize("bits", [5, 8, 12, 16])
-def test_the_smaller_grouping_is_kept_and_decodes_exactly(bits):
+def test_the_grouping_smaller_in_the_probe_is_coded_at_the_effort_for_its_depth(bits):
     plane = correlated_plane(3, bits)
     params, chunks = JxlCoder().encode(plane, bits)
-    sizes = {
-        (group, effort): sum(len(encode_image(plane[:, :, a:b], bits, effort)) for a, b in channel_groups(3, group))
-        for group in (1, 4)
-        for effort in EFFORTS
+    probe = {
+        group: sum(len(encode_image(plane[:, :, a:b], bits, PROBE_EFFORT)) for a, b in channel_groups(3, group))
+        for group in GROUPS
     }
-    assert sum(map(len, chunks)) == min(sizes.values())
-    assert len(chunks) == len(channel_groups(3, params["group"]))
+    assert params["group"] == min(GROUPS, key=probe.get)
+    expected = [encode_image(plane[:, :, a:b], bits, effort_for(bits)) for a, b in channel_groups(3, params["group"])]
+    assert chunks == expected
     np.testing.assert_array_equal(JxlCoder().decode(params, chunks, plane.shape, bits), plane)
+
+
+def test_correlated_channels_share_an_image_and_deep_planes_take_the_faster_effort():
+    assert JxlCoder().encode(correlated_plane(3, 8), 8)[0] == {"group": 4}
+    assert JxlCoder().encode(correlated_plane(1, 8), 8)[0] == {"group": 1}
+    assert [effort_for(bits) for bits in (6, 8, 9, 16)] == [5, 5, 3, 3]
 
 
 def test_files_are_1_4_exactly_when_they_keep_a_jxl_plane():

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from gscc.codec.sort import PlasConfig, grid_shape, neighbour_distance, plas_sort
+from gscc.codec.sort import PlasConfig, grid_shape, neighbour_distance, plas_sort, radii
 
 # Small grids converge quickly; a coarser schedule keeps the suite fast.
 FAST = PlasConfig(radius_decay=0.8, max_iters_per_radius=8)
@@ -203,3 +203,22 @@ def test_neighbour_distance_skips_padding_cells() -> None:
     feats = np.zeros((3, 1), dtype=np.float32)
     order = np.array([0, 3, 1, 2])  # index 3 is padding
     assert neighbour_distance(feats, order, (2, 2)) == 0.0
+
+
+# --- the default schedule ----------------------------------------------------------
+
+def test_the_schedule_starts_at_64_cells_or_half_the_grid():
+    assert radii(1000, 1000, PlasConfig())[0] == 64.0
+    assert radii(20, 30, PlasConfig())[0] == 15.0
+    assert radii(1000, 1000, PlasConfig(start_radius=None))[0] == 500.0
+    assert radii(1000, 1000, PlasConfig())[-1] >= 1.0
+
+
+def test_starting_at_64_cells_keeps_the_quality_of_the_full_schedule():
+    # the k-d start places rows globally: the radii above 64 cells add little
+    shape = (256, 256)
+    feats = random_points(shape[0] * shape[1], seed=11, dims=5)
+    capped = neighbour_distance(feats, plas_sort(feats, shape), shape)
+    full = neighbour_distance(feats, plas_sort(feats, shape, PlasConfig(start_radius=None)), shape)
+    assert capped <= 1.03 * full
+    assert capped < 0.3 * _random_neighbour_distance(feats, shape)

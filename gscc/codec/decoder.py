@@ -7,6 +7,8 @@ MLP-coloured scene (format 1.1), a FeatureSplats with its colour decoder.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..color_mlp import MAX_LAYERS, MAX_WIDTH, ColorMLP
@@ -19,6 +21,7 @@ from .header_fields import check_keys, int_field
 from .learned import Context, DecodedPlane, decode_learned, is_learned
 from .lossless import decode_plane
 from .quantize import TRANSFORMS, QuantParams, dequantize, inverse_transform
+from .threads import default_workers
 from .vq import decode_vq
 
 MAX_SPLATS = 1 << 26
@@ -179,14 +182,25 @@ def decode_container(
         entry = entries.get(name)
         if isinstance(entry, dict):
             check_declared_work(container, entry.get("coding"), grid[0] * grid[1])
-    arrays = {}
     context = {} if context is None else context
-    with np.errstate(all="ignore"):
-        for name, width in channels.items():  # means first: later codings may read it
-            if name not in entries:
-                raise HeaderError(f"header lacks attribute {name!r}")
-            values = finite_float32(decode_attribute(container, entries[name], grid, width, context, name), name)
-            arrays[name] = values[cells]
+    for name in channels:
+        if name not in entries:
+            raise HeaderError(f"header lacks attribute {name!r}")
+
+    def attribute(name: str) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            values = decode_attribute(container, entries[name], grid, channels[name], context, name)
+            return finite_float32(values, name)[cells]
+
+    # Without learned codings no plane reads another (means first otherwise: later codings
+    # may read it): the planes are decoded on threads (libjxl, constriction and numpy
+    # release the GIL), their results (and errors) taken in attribute order.
+    if any(isinstance(entries[name], dict) and is_learned(entries[name].get("coding")) for name in channels):
+        arrays = {name: attribute(name) for name in channels}
+    else:
+        with ThreadPoolExecutor(max_workers=default_workers()) as pool:
+            pending = {name: pool.submit(attribute, name) for name in channels}
+            arrays = {name: pending[name].result() for name in channels}
     if whole_file:
         container.check_all_referenced()
     if color == "mlp":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +15,12 @@ from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
 from .grid import grid_shape
 from .learned import Context, DecodedPlane, LearnedSource, code_learned
-from .lossless import CODERS, REPORTED_CANDIDATES, PlaneCoding, code_plane, required_version
+from .lossless import (AUTO_CANDIDATES, CODERS, MOTION_AUTO_CANDIDATES, REPORTED_CANDIDATES, PlaneCoding, code_plane,
+                       required_version)
 from .precision import adaptive_bits, color_bits, jxl_cost
 from .prune import keep_mask
 from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
+from .threads import default_workers
 from .vq import VqConfig, encode_vq
 
 # Relative weight of each attribute in the sorting features (after per-column normalisation);
@@ -97,6 +100,7 @@ def encode(
 def choose_coding(
     values: np.ndarray, shape: tuple[int, int], depth: int, config: EncodeConfig,
     source: LearnedSource | None, context: Context, sizes: dict | None = None,
+    auto: tuple[str, ...] = AUTO_CANDIDATES,
 ) -> tuple[QuantParams, np.ndarray, PlaneCoding]:
     """The quantizer, integer plane and coding of ``values`` (one per grid cell, in cell
     order): coded empirically on the lattice quantizer's levels, or, where ``source``
@@ -104,10 +108,11 @@ def choose_coding(
     trained for (ties: empirical).
 
     ``sizes``, when given, receives the bytes of every candidate (for benchmarks): each
-    empirical coder ``config.coder`` stands for (auto: also ans-interp), and ``learned`` (None: not codable)."""
+    empirical coder ``config.coder`` stands for (auto: also ans-interp), and ``learned`` (None: not codable).
+    ``auto``: the coders "auto" chooses from."""
     quant = fit_lattice_quantizer(values, depth)
     plane = quantize(values, quant).reshape(shape[0], shape[1], -1)
-    chosen = (quant, plane, code_plane(plane, quant.bits, config.coder))
+    chosen = (quant, plane, code_plane(plane, quant.bits, config.coder, auto))
     if sizes is not None:
         for name in REPORTED_CANDIDATES if config.coder == "auto" else (config.coder,):
             sizes[name] = code_plane(plane, quant.bits, name).size
@@ -168,6 +173,7 @@ def code_scene(
     progress: Progress | None = None,
     grid: tuple[tuple[int, int], np.ndarray] | None = None,
     sizes: dict | None = None,
+    workers: int | None = None,
 ) -> CodedScene:
     """Sort ``splats`` (and the ``extra`` planes) into one grid and add every plane to
     ``container``: the static scene's attributes in ATTRIBUTES order, then ``extra``.
@@ -175,7 +181,9 @@ def code_scene(
     ``grid``: the grid shape and order of an earlier encode of the same splats with the
     same pruning, sort, transforms and seed (``Encoded.grid``), reused instead of sorting
     again (the bytes are the same either way). ``sizes``, when given, receives per
-    scalar-coded attribute the bytes of its candidate codings (see :func:`choose_coding`)."""
+    scalar-coded attribute the bytes of its candidate codings (see :func:`choose_coding`).
+    ``workers``: threads coding planes (default gscc.codec.threads.default_workers(); the bytes are the
+    same for any number)."""
     progress = progress or (lambda stage: None)
     n = splats.count
     arrays = attribute_arrays(splats)
@@ -206,34 +214,45 @@ def code_scene(
     bits = adaptive_bits(prepared, {a.name: config.bits_for(a.name) for a in coded}) if adaptive else {}
     bits.update({plane.name: plane.bits for plane in extra})
     vq_planes = {plane.name: plane.vq for plane in extra if plane.vq is not None}
-    for name in [a.name for a in coded] + [plane.name for plane in extra]:
-        values = prepared[name]
-        if values.shape[1] == 0 or (name in masks and not masks[name].any()):
-            continue
-        progress(f"coding {name}")
-        depth = bits[name] if name in bits else config.bits_for(name)
-        vq = vq_planes.get(name)
-        if name == "shN" and config.sh_codec == "vq":
-            vq = VqConfig(codebook_size=config.sh_codebook, codebook_bits=depth, seed=config.seed)
-        if vq is not None:
-            entries[name] = encode_vq(container, values[source], shape, vq, config.coder)
-            continue
+    names = [
+        name for name in [a.name for a in coded] + [plane.name for plane in extra]
+        if prepared[name].shape[1] and not (name in masks and not masks[name].any())
+    ]
+    depths = {name: bits[name] if name in bits else config.bits_for(name) for name in names}
+    if "shN" in depths and config.sh_codec == "vq":
+        vq_planes["shN"] = VqConfig(codebook_size=config.sh_codebook, codebook_bits=depths["shN"], seed=config.seed)
+    candidates = {name: None if sizes is None else sizes.setdefault(name, {}) for name in names if name not in vq_planes}
+    extra_names = {plane.name for plane in extra}
+
+    def scalar(name: str) -> tuple[QuantParams, np.ndarray, PlaneCoding]:
         # cells: every splat (uncoded ones of a masked plane: none) once, padding repeats
         cells = fill_uncoded(order, n, masks[name]) if name in masks else source
+        values, depth = prepared[name][cells], depths[name]
         if adaptive and name == "sh0":
-            depth = color_bits(values[cells], shape, depth, jxl_cost)
-        candidates = None if sizes is None else sizes.setdefault(name, {})
-        quant, plane, coding = choose_coding(
-            values[cells], shape, depth, config, distributions.get(name), context, candidates
-        )
-        learned |= coding.entry["codec"] not in CODERS
-        entries[name] = {
-            "codec": "scalar",
-            "transform": transforms[name],
-            "quant": quant.to_header(),
-            "coding": coding.add_to(container),
-        }
-        context[name] = DecodedPlane(plane, quant, transforms[name])
+            depth = color_bits(values, shape, depth, jxl_cost)
+        auto = MOTION_AUTO_CANDIDATES if name in extra_names else AUTO_CANDIDATES
+        return choose_coding(values, shape, depth, config, distributions.get(name), context, candidates[name], auto)
+
+    # A plane without a learned distribution reads nothing coded before it: those are coded
+    # on a thread pool (libjxl, constriction and numpy release the GIL) while the others
+    # and the VQ planes are coded here, in order; chunks are added in order, so the bytes
+    # do not depend on the number of workers.
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        independent = {name: pool.submit(scalar, name) for name in candidates if name not in distributions}
+        for name in names:
+            progress(f"coding {name}")
+            if name in vq_planes:
+                entries[name] = encode_vq(container, prepared[name][source], shape, vq_planes[name], config.coder)
+                continue
+            quant, plane, coding = independent[name].result() if name in independent else scalar(name)
+            learned |= coding.entry["codec"] not in CODERS
+            entries[name] = {
+                "codec": "scalar",
+                "transform": transforms[name],
+                "quant": quant.to_header(),
+                "coding": coding.add_to(container),
+            }
+            context[name] = DecodedPlane(plane, quant, transforms[name])
     scene = {"kind": "static", "count": n, "sh_degree": splats.sh_degree}
     header: dict = {"scene": scene}
     version = VERSION
@@ -255,15 +274,17 @@ def encode_tracked(
     progress: Progress | None = None,
     grid: tuple[tuple[int, int], np.ndarray] | None = None,
     sizes: dict | None = None,
+    workers: int | None = None,
 ) -> Encoded:
     """Like :func:`encode`, also telling where each decoded splat came from (``grid``,
-    ``sizes``: see :func:`code_scene`)."""
+    ``sizes``, ``workers``: see :func:`code_scene`)."""
     input_count = splats.count
     kept = np.flatnonzero(keep_mask(splats, config.prune))
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     container = Container(header={})
-    coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid, sizes=sizes)
+    coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid, sizes=sizes,
+                       workers=workers)
     container.version = max(coded.version, required_version(container))
     container.header = {
         **coded.header,

@@ -49,11 +49,18 @@ def _coders() -> dict[str, LosslessCoder]:
 
 
 CODERS: dict[str, LosslessCoder] = _coders()
-AUTO_CANDIDATES = ("png", "ans", "jxl")
+# png is chosen by name only: it lost to ans or jxl on every plane of the shared splats and
+# of the 1M-splat scene (bench/README.md, "Encoding speed"), and with Pillow's optimize
+# it cost as much as both together; size reports (benchmarks) still measure it
+AUTO_CANDIDATES = ("ans", "jxl")
+# a dynamic scene's motion planes try png as well: on the Dynamic GSCodec basketball run it
+# coded the 7-bit motion plane 7 % smaller than ans and 10 % smaller than jxl
+# (bench/README.md, "learned against image coding, per plane")
+MOTION_AUTO_CANDIDATES = ("png",) + AUTO_CANDIDATES
 # ans-interp is chosen by name only: it saves about 1 % (bench/README.md, learned coding)
 # for about 0.5 s per 100k-splat 3-channel plane, which the encoder's speed target can't
 # spare; encoders' size reports (benchmarks) still measure it beside auto's candidates
-REPORTED_CANDIDATES = AUTO_CANDIDATES + ("ans-interp",)
+REPORTED_CANDIDATES = ("png",) + AUTO_CANDIDATES + ("ans-interp",)
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,10 @@ class PlaneCoding:
         return {**self.entry, "chunks": indices}
 
 
-def code_plane(plane: np.ndarray, bits: int, coder: str) -> PlaneCoding:
-    """Code ``plane`` with ``coder`` (or the smallest of AUTO_CANDIDATES for "auto", the
-    first on ties)."""
-    names = AUTO_CANDIDATES if coder == "auto" else (coder,)
+def code_plane(plane: np.ndarray, bits: int, coder: str, auto: tuple[str, ...] = AUTO_CANDIDATES) -> PlaneCoding:
+    """Code ``plane`` with ``coder`` (or the smallest of the coders ``auto`` for "auto",
+    the first on ties)."""
+    names = auto if coder == "auto" else (coder,)
     best = None
     for name in names:
         params, chunks = CODERS[name].encode(plane, bits)

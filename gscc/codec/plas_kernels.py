@@ -8,11 +8,11 @@ results do not depend on the thread count: the sorter stays deterministic.
 import itertools
 import math
 
-import torch
+import numpy as np
 
-from ..render.taichi_raster import ensure_taichi, ti  # imported there without Taichi's banner
+from ..taichi_cpu import ensure_taichi, ti  # imported there without Taichi's banner
 
-__all__ = ["box_blur", "swap_squares"]
+__all__ = ["box_blur", "swap_squares", "warm_up"]
 
 PERMUTATIONS = list(itertools.permutations(range(4)))  # [0] is the identity
 F32_2 = ti.types.ndarray(dtype=ti.f32, ndim=2)
@@ -98,31 +98,31 @@ def _upsample(src: F32_3, dst: F32_3, size: ti.i32):
             dst[y, x, k] = upper + fy * (lower - upper)
 
 
-def _blur_here(grid: torch.Tensor, radius: float, tmp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+def _blur_here(grid: np.ndarray, radius: float, tmp: np.ndarray, out: np.ndarray) -> np.ndarray:
     h, w, c = grid.shape
     whole = int(math.floor(radius + 1e-9))
     frac = max(0.0, radius - whole)
     _window_mean(grid, tmp, whole, frac)
-    _window_mean(tmp.view(1, h, w * c), out.view(1, h, w * c), whole, frac)
+    _window_mean(tmp.reshape(1, h, w * c), out.reshape(1, h, w * c), whole, frac)
     return out
 
 
-def box_blur(grid: torch.Tensor, radius: float, tmp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+def box_blur(grid: np.ndarray, radius: float, tmp: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``grid`` (H, W, C) blurred with a box of half-width ``radius`` cells (the last cell
     weighted by its fraction), border-normalised, into ``out``; ``tmp`` is a work buffer
     of the same shape. Radii of 4 cells and more are blurred on a grid of
     ``size`` x ``size`` block means (``size = floor(radius / 2)``, radius
     ``radius / size`` there) and interpolated linearly between block centres, so a blur
-    costs a few passes over the grid whatever the radius. (gscc.codec.sort's torch blur
-    computes the same.)"""
+    costs a few passes over the grid whatever the radius. (gscc.codec.plas_torch's
+    blur computes the same.)"""
     ensure_taichi()
     h, w, c = grid.shape
     size = max(1, min(int(radius // 2), max(h, w)))
     if size == 1:
         return _blur_here(grid, radius, tmp, out)
-    small = torch.empty(-(-h // size), -(-w // size), c, dtype=grid.dtype)
+    small = np.empty((-(-h // size), -(-w // size), c), dtype=grid.dtype)
     _pool(grid, small, size)
-    _upsample(_blur_here(small, radius / size, torch.empty_like(small), torch.empty_like(small)), out, size)
+    _upsample(_blur_here(small, radius / size, np.empty_like(small), np.empty_like(small)), out, size)
     return out
 
 
@@ -170,7 +170,7 @@ def _swap(x: F32_2, order: I32_1, t: F32_2, width: ti.i32, step: ti.i32, top: ti
                     x[dest[i], k] = v[i]
 
 
-def swap_squares(x: torch.Tensor, target: torch.Tensor, order: torch.Tensor,
+def swap_squares(x: np.ndarray, target: np.ndarray, order: np.ndarray,
                  shape: tuple[int, int], step: int, top: int, left: int, step_x: int | None = None) -> None:
     """One parallel assignment step, in place: the grid (H*W, C) ``x`` and its cell -> row
     map ``order`` (int32) are rearranged within square groups of four cells
@@ -183,3 +183,13 @@ def swap_squares(x: torch.Tensor, target: torch.Tensor, order: torch.Tensor,
     down, across = (h - top) // (2 * step) * step, (w - left) // (2 * step_x) * step_x
     if down * across:
         _swap(x, order, target, w, step, top, left, across, down * across, step_x)
+
+
+def warm_up() -> None:
+    """Compile every kernel now (Taichi compiles one on its first call; tiny grids suffice),
+    e.g. on a thread while the caller prepares the real grid."""
+    grid = np.zeros((4, 4, 1), np.float32)
+    box_blur(grid, 1.0, np.empty_like(grid), np.empty_like(grid))  # the direct blur
+    box_blur(grid, 4.0, np.empty_like(grid), np.empty_like(grid))  # the pooled one
+    rows = grid.reshape(16, 1)
+    swap_squares(rows, rows.copy(), np.arange(16, dtype=np.int32), (4, 4), 1, 0, 0)

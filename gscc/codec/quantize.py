@@ -61,10 +61,10 @@ def _from_smallest_three(y: np.ndarray) -> np.ndarray:
     three = y[:, :3]
     largest = np.sqrt(np.maximum(0.0, 1.0 - np.sum(three * three, axis=1)))
     out = np.empty((len(y), 4), dtype=np.float64)
-    columns = np.arange(4)[None, :]
-    slot = columns - (columns > index[:, None])  # which stored component lands in each column
-    gathered = np.take_along_axis(three, np.clip(slot, 0, 2), axis=1)
-    out[:] = np.where(columns == index[:, None], largest[:, None], gathered)
+    for column in range(4):  # the stored components fill the columns other than the largest's, in order
+        after = three[:, column - 1] if column else largest
+        before = three[:, column] if column < 3 else largest
+        out[:, column] = np.where(index > column, before, np.where(index == column, largest, after))
     return out
 
 

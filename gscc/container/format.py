@@ -17,6 +17,7 @@ start of the payload. The file ends exactly where the last chunk ends.
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table", "jxl", "ans-interp")
 MAX_HEADER_BYTES = 16 << 20
 MAX_CHUNKS = 4096
 MAX_DEPTH = 32  # nesting of arrays and maps in a header or weights chunk (spec/validation.md)
+
+
+_REFERENCES = threading.Lock()  # guards Container.referenced
 
 
 @dataclass
@@ -66,7 +70,8 @@ class Container:
             raise HeaderError(f"chunk {index} is of type {actual!r}, expected {kind!r}")
         if data is None:
             raise HeaderError(f"chunk {index} was not read (it belongs to another part of the file)")
-        self.referenced[index] += 1
+        with _REFERENCES:  # planes may be decoded on several threads
+            self.referenced[index] += 1
         return data
 
     def check_all_referenced(self, indices: Optional[range] = None) -> None:

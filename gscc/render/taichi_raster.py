@@ -41,23 +41,12 @@ rendered in chunks of at most that many, which is exact because the colour enter
 alpha gradients linearly.
 """
 
-import contextlib
-import io
-import os
-import threading
 from typing import Optional
 
 import numpy as np
 import torch
 
-_HEADER_VAR = "ENABLE_TAICHI_HEADER_PRINT"  # taichi prints a banner on first import unless "0"
-_saved_header = os.environ.get(_HEADER_VAR)
-os.environ.setdefault(_HEADER_VAR, "0")
-try:
-    import taichi as ti
-finally:
-    if _saved_header is None:
-        os.environ.pop(_HEADER_VAR, None)
+from ..taichi_cpu import ensure_taichi, ti  # noqa: F401  (ensure_taichi: part of this module's API)
 
 ALPHA_MIN = 1.0 / 255.0
 ALPHA_MAX = 0.999
@@ -78,23 +67,6 @@ POWER_MARGIN = 1e-4
 # The tile loops therefore run over tiles * TILE_STRIDE iterations and only every
 # TILE_STRIDE-th does a tile's work: each block then holds one or two tiles.
 TILE_STRIDE = 512
-
-_init_lock = threading.Lock()
-
-
-def ensure_taichi() -> None:
-    """Initialise Taichi on the CPU (quiet, multithreaded, no debug) unless it already runs
-    there; cheap to call before every launch (it also survives a ``ti.reset()``)."""
-    runtime = ti.lang.impl.get_runtime()
-    if runtime.prog is not None and runtime.prog.config().arch == ti.cpu:
-        return
-    with _init_lock:
-        if runtime.prog is None:
-            with contextlib.redirect_stdout(io.StringIO()):  # ti.init prints "Starting on arch"
-                ti.init(arch=ti.cpu, log_level=ti.WARN, debug=False, default_fp=ti.f32, default_ip=ti.i32)
-        elif runtime.prog.config().arch != ti.cpu:
-            raise RuntimeError("Taichi is already initialised on another arch; the CPU rasterizer needs arch=ti.cpu")
-
 
 # ---------------------------------------------------------------------------------------
 # Kernels. Per depth-sorted splat, ``geom`` holds mean x, mean y, conic a, b, c and
