@@ -32,18 +32,19 @@ def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -
     from dataclasses import replace
 
     from gscc.codec.config import EncodeConfig
-    from gscc.codec.target import _Trial, refine
+    from gscc.codec.target import Point, _Trial, refine
 
     tried = []
 
-    def trial(config: EncodeConfig) -> _Trial:  # bytes: 10 per bit; error: rotations cost most
+    def trial(point: Point) -> _Trial:  # bytes: 10 per bit; error: rotations cost most
+        config = point.config
         tried.append(config)
         size = 10 * (config.position_bits + config.scale_bits + config.rotation_bits)
         error = (16 - config.position_bits) * 1.0 + (8 - config.scale_bits) * 0.5 + (8 - config.rotation_bits) * 4.0
-        return _Trial(config, SimpleNamespace(data=bytes(size)), error)
+        return _Trial(point, SimpleNamespace(data=bytes(size)), error)
 
     fields = ["position_bits", "scale_bits", "rotation_bits"]
-    start = trial(EncodeConfig(position_bits=14))  # error 2.0
+    start = trial(Point(EncodeConfig(position_bits=14)))  # error 2.0
     chosen = refine(start, fields, trial, 3.5, lambda stage: None)
     # round 1: positions 13 (error 3.0) and scales 7 (2.5) save as much, the first is kept;
     # rotations 7 (6.0) miss; round 2: positions 12 (4.0) miss, scales 7 (3.5) fit; round 3:

@@ -24,6 +24,16 @@ error):
    is kept, and the same is tried again from there (a field whose coarser level missed
    the target is not tried again), until no coarser level fits or saves bytes.
 
+Besides the bit depths the search has one more field, ``prune``: the fraction of the
+splats (``PRUNE_LEVELS``) pruned by contribution, least estimated render error first,
+that error summed over many views from all around the scene
+(gscc.codec.static_contribution; rendered once, on the first pruned trial). A trained
+capture has splats that renders hardly see -- faint, tiny or behind others -- and
+dropping them buys more bytes per dB than coarser attributes do (bench/README.md,
+"Pruning in the quality search"). Each pruned fraction is sorted once and its grid kept
+for the trials at that fraction. Its bytes and error are measured like a bit depth's
+and enter the same allocation and refinement.
+
 The result records the achieved PSNR in the file's informative ``encoder`` map
 (``quality``: spec/container.md), which ``gscc info`` shows.
 """
@@ -42,8 +52,9 @@ from ..splats import FeatureSplats, SplatSet
 from .config import EncodeConfig
 from .decoder import decode_scene
 from .encoder import Encoded, encode_tracked
+from .prune import keep_mask
 
-__all__ = ["QualityProbe", "TargetResult", "encode_for_psnr", "BIT_LEVELS"]
+__all__ = ["QualityProbe", "TargetResult", "encode_for_psnr", "BIT_LEVELS", "PRUNE_LEVELS"]
 
 # The bit depths the search tries per config field, best first (EncodeConfig's ranges).
 BIT_LEVELS: dict[str, tuple[int, ...]] = {
@@ -57,6 +68,11 @@ BIT_LEVELS: dict[str, tuple[int, ...]] = {
 PROBE_VIEWS = 4
 PROBE_SIZE = (256, 192)
 PROBE_BACKEND = "taichi"
+# fractions of the splats pruning by contribution drops (least estimated render error
+# first, summed over many views: gscc.codec.static_contribution), weakest first
+PRUNE = "prune"
+PRUNE_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3)
+LEVELS: dict[str, tuple[float, ...]] = {**BIT_LEVELS, PRUNE: PRUNE_LEVELS}
 SHRINK = 0.6  # the error allowance after a combination missed the target
 MAX_ROUNDS = 6
 
@@ -75,12 +91,15 @@ class QualityProbe:
         views: int = PROBE_VIEWS,
         size: tuple[int, int] = PROBE_SIZE,
         backend: str = PROBE_BACKEND,
+        specs: tuple[str, ...] | None = None,
     ) -> None:
-        from ..cameras import load_cameras
+        """``specs``: orbit camera specs (gscc.cameras) to render from instead of
+        ``orbit:{views}`` (e.g. views a file is judged on besides the probe's)."""
+        from .static_contribution import view_cameras
 
-        self.views, self.size, self.backend = views, size, backend
-        anchor = reference.baked() if isinstance(reference, FeatureSplats) else reference
-        self.cameras = load_cameras(f"orbit:{views}", splats=anchor, width=size[0], height=size[1])
+        self.size, self.backend = size, backend
+        self.cameras = view_cameras(reference, specs or (f"orbit:{views}",), size)
+        self.views = len(self.cameras)
         self.reference = self._render(reference)
 
     def _render(self, scene: SplatSet | FeatureSplats) -> list[np.ndarray]:
@@ -107,61 +126,85 @@ class TargetResult:
     config: EncodeConfig
     psnr: float  # achieved (pooled over the probe's views)
     reached: bool  # False: even the base settings stay below the target
+    prune: float = 0.0  # the fraction of splats pruning by contribution dropped (PRUNE_LEVELS)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One setting of the search's fields: the config's bit depths and the fraction of
+    splats pruned by contribution (field ``PRUNE``)."""
+
+    config: EncodeConfig
+    prune: float = 0.0
+
+    def level(self, field: str) -> float:
+        return self.prune if field == PRUNE else getattr(self.config, field)
+
+    def at(self, **levels: float) -> "Point":
+        """This point with the given fields at the given levels."""
+        bits = {f: int(v) for f, v in levels.items() if f != PRUNE}
+        return Point(replace(self.config, **bits) if bits else self.config, levels.get(PRUNE, self.prune))
 
 
 @dataclass
 class _Trial:
-    config: EncodeConfig
+    point: Point
     encoded: Encoded
     error: float
 
+    @property
+    def config(self) -> EncodeConfig:
+        return self.point.config
 
-def fields_for(splats: SplatSet | FeatureSplats) -> list[str]:
-    """The bit-depth fields that matter for this scene."""
+
+def fields_for(splats: SplatSet | FeatureSplats, prune: bool = False) -> list[str]:
+    """The fields that matter for this scene: its bit depths, and with ``prune`` the
+    fraction pruned by contribution."""
     fields = ["position_bits", "scale_bits", "rotation_bits", "opacity_bits", "color_bits"]
     if isinstance(splats, SplatSet) and splats.shN.shape[1] > 0:
         fields.append("sh_bits")
+    if prune and splats.count > 1:
+        fields.append(PRUNE)
     return fields
 
 
 def allocate(
-    base_bytes: int, costs: dict[str, dict[int, tuple[int, float]]], allowance: float
-) -> dict[str, int]:
-    """The bit depth per field with the fewest estimated bytes whose summed extra squared
-    error stays within ``allowance``. ``costs[field][bits] = (bytes change, extra error)``
-    relative to the base (whose bits are the first of each field's levels)."""
+    base_bytes: int, costs: dict[str, dict[float, tuple[int, float]]], allowance: float
+) -> dict[str, float]:
+    """The level per field with the fewest estimated bytes whose summed extra squared
+    error stays within ``allowance``. ``costs[field][level] = (bytes change, extra error)``
+    relative to the base (each field's first level)."""
     fields = list(costs)
-    options = [sorted(costs[f].items(), key=lambda item: -item[0]) for f in fields]
-    best, best_bytes = {f: opts[0][0] for f, opts in zip(fields, options)}, base_bytes
+    options = [list(costs[f].items()) for f in fields]
+    best, best_bytes = {f: next(iter(costs[f])) for f in fields}, base_bytes
     for combo in itertools.product(*options):
         error = sum(max(0.0, extra) for _, (_, extra) in combo)
         size = base_bytes + sum(delta for _, (delta, _) in combo)
         if error <= allowance and size < best_bytes:
-            best, best_bytes = {f: bits for f, (bits, _) in zip(fields, combo)}, size
+            best, best_bytes = {f: level for f, (level, _) in zip(fields, combo)}, size
     return best
 
 
 def measure_field(
     field: str,
-    trial: Callable[[EncodeConfig], _Trial],
+    trial: Callable[[Point], _Trial],
     base: _Trial,
-    base_config: EncodeConfig,
     allowance: float,
     report: Callable[[str], None],
-) -> dict[int, tuple[int, float]]:
-    """(bytes change, extra squared error) of coarser depths of one field, the others at
-    the base: a binary search for the coarsest depth whose extra error alone stays within
-    ``allowance`` (the error grows as the bits fall), measuring only the depths it visits."""
-    levels = BIT_LEVELS[field]
+) -> dict[float, tuple[int, float]]:
+    """(bytes change, extra squared error) of coarser levels of one field, the others at
+    the base: a binary search for the coarsest level whose extra error alone stays within
+    ``allowance`` (the error grows as the levels go on), measuring only the levels it visits."""
+    levels = LEVELS[field]
     costs = {levels[0]: (0, 0.0)}
     low, high = 0, len(levels) - 1  # levels[low] is within the allowance; find the last one
     while low < high:
         middle = (low + high + 1) // 2
-        bits = levels[middle]
-        report(f"measuring {field.replace('_', ' ')} = {bits}")
-        t = trial(replace(base_config, **{field: bits}))
-        costs[bits] = (len(t.encoded.data) - len(base.encoded.data), t.error - base.error)
-        if costs[bits][1] <= allowance:
+        level = levels[middle]
+        report(f"measuring {field.replace('_', ' ')} = {level:g}")
+        t = trial(base.point.at(**{field: level}))
+        costs[level] = (len(t.encoded.data) - len(base.encoded.data), t.error - base.error)
+        if costs[level][1] <= allowance:
             low = middle
         else:
             high = middle - 1
@@ -174,8 +217,10 @@ def encode_for_psnr(
     target_psnr: float,
     probe: QualityProbe | None = None,
     progress: Callable[[str], None] | None = None,
+    prune: bool = True,
 ) -> TargetResult:
-    """Encode ``splats`` with ``config``'s settings but the bit depths chosen to reach
+    """Encode ``splats`` with ``config``'s settings but the bit depths (and, with
+    ``prune``, the fraction of splats pruned by contribution) chosen to reach
     ``target_psnr`` (dB, renders of the decoded file against renders of ``splats``) at the
     fewest bytes; see the module docs."""
     if not math.isfinite(target_psnr) or target_psnr <= 0:
@@ -183,31 +228,51 @@ def encode_for_psnr(
     report = progress or (lambda stage: None)
     report("rendering the input")
     probe = probe or QualityProbe(splats)
-    fields = fields_for(splats)
-    base_config = replace(config, precision="fixed", **{f: BIT_LEVELS[f][0] for f in fields})
-    first = encode_tracked(splats, base_config, progress=report)
-    grid = first.grid
+    fields = fields_for(splats, prune)
+    base_point = Point(replace(config, precision="fixed", **{f: BIT_LEVELS[f][0] for f in fields if f != PRUNE}))
+    first = encode_tracked(splats, base_point.config, progress=report)
+    grids = {0.0: first.grid}  # one sort per pruned fraction
+    order: list[np.ndarray] = []  # pruning by contribution's order over the input (computed once)
 
-    measured: dict[EncodeConfig, _Trial] = {}
+    def dropped(fraction: float) -> np.ndarray | None:
+        if fraction <= 0:
+            return None
+        if not order:
+            from .static_contribution import pruning_order
 
-    def trial(cfg: EncodeConfig) -> _Trial:
-        if cfg not in measured:
-            encoded = first if cfg == base_config else encode_tracked(splats, cfg, grid=grid)
-            measured[cfg] = _Trial(cfg, encoded, probe.squared_error(decode_scene(encoded.data)))
-        return measured[cfg]
+            report("measuring what each splat adds to renders")
+            candidates = np.flatnonzero(keep_mask(splats, config.prune))
+            order.append(candidates[pruning_order(splats.subset(candidates), probe.size)])
+        mask = np.zeros(splats.count, bool)
+        mask[order[0][: min(len(order[0]) - 1, round(fraction * len(order[0])))]] = True
+        return mask
+
+    measured: dict[Point, _Trial] = {}
+
+    def trial(point: Point) -> _Trial:
+        if point not in measured:
+            if point == base_point:
+                encoded = first
+            else:
+                if point.prune not in grids:
+                    report(f"sorting without {point.prune:.0%} of the splats")
+                encoded = encode_tracked(splats, point.config, grid=grids.get(point.prune), drop=dropped(point.prune))
+                grids.setdefault(point.prune, encoded.grid)
+            measured[point] = _Trial(point, encoded, probe.squared_error(decode_scene(encoded.data)))
+        return measured[point]
 
     report("measuring the base settings")
-    base = trial(base_config)
+    base = trial(base_point)
     target_error = 10.0 ** (-target_psnr / 10.0)
     if base.error > target_error:  # even the most bits miss: keep them
         return _finish(base, probe, target_psnr, reached=False)
-    costs = {field: measure_field(field, trial, base, base_config, target_error - base.error, report) for field in fields}
+    costs = {field: measure_field(field, trial, base, target_error - base.error, report) for field in fields}
     allowance = target_error - base.error
     chosen = base
     for _ in range(MAX_ROUNDS):
-        bits = allocate(len(base.encoded.data), costs, allowance)
-        report("checking " + ", ".join(f"{f.replace('_bits', '')} {b}" for f, b in bits.items()))
-        candidate = trial(replace(base_config, **bits))
+        levels = allocate(len(base.encoded.data), costs, allowance)
+        report("checking " + ", ".join(f"{f.replace('_bits', '')} {v:g}" for f, v in levels.items()))
+        candidate = trial(base_point.at(**levels))
         if candidate.error <= target_error:
             chosen = candidate
             break
@@ -219,7 +284,7 @@ def encode_for_psnr(
 def refine(
     chosen: _Trial,
     fields: list[str],
-    trial: Callable[[EncodeConfig], _Trial],
+    trial: Callable[[Point], _Trial],
     target_error: float,
     report: Callable[[str], None],
 ) -> _Trial:
@@ -229,13 +294,13 @@ def refine(
     while True:
         best = None
         for field in list(open_fields):
-            levels = BIT_LEVELS[field]
-            index = levels.index(getattr(chosen.config, field))
+            levels = LEVELS[field]
+            index = levels.index(chosen.point.level(field))
             if index + 1 >= len(levels):
                 open_fields.remove(field)
                 continue
-            report(f"refining: {field.replace('_', ' ')} = {levels[index + 1]}")
-            candidate = trial(replace(chosen.config, **{field: levels[index + 1]}))
+            report(f"refining: {field.replace('_', ' ')} = {levels[index + 1]:g}")
+            candidate = trial(chosen.point.at(**{field: levels[index + 1]}))
             if candidate.error > target_error:
                 open_fields.remove(field)
             elif best is None or len(candidate.encoded.data) < len(best.encoded.data):
@@ -263,7 +328,11 @@ def pooled_error(images: list[np.ndarray], reference: list[np.ndarray]) -> float
 
 
 def _finish(chosen: _Trial, probe: QualityProbe, target_psnr: float, reached: bool) -> TargetResult:
-    """The chosen file with its quality recorded in the encoder map."""
+    """The chosen file with its quality (and any pruning by contribution) recorded in the
+    encoder map."""
     psnr = pooled_psnr(chosen.error)
-    encoded = replace(chosen.encoded, data=with_quality(chosen.encoded.data, target_psnr, psnr, probe.record()))
-    return TargetResult(encoded, chosen.config, psnr, reached)
+    record = probe.record()
+    if chosen.point.prune > 0:
+        record["pruned_by_contribution"] = chosen.point.prune
+    encoded = replace(chosen.encoded, data=with_quality(chosen.encoded.data, target_psnr, psnr, record))
+    return TargetResult(encoded, chosen.config, psnr, reached, chosen.point.prune)
