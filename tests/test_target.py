@@ -11,6 +11,7 @@ from conftest import fast_config
 from gscc.codec.decoder import decode
 from gscc.codec.target import QualityProbe, allocate, encode_for_psnr
 from gscc.info import summarize
+from gscc.splats import SplatSet
 from test_robustness import assert_one_line_error, gscc_cli  # noqa: F401  (gscc_cli: fixture)
 
 
@@ -116,3 +117,50 @@ def test_cli_target_psnr_with_bit_depths_is_an_error(gscc_cli, scene, tmp_path) 
     line = assert_one_line_error(gscc_cli("encode", tmp_path / "scene.ply", "--bits", "6", "--target-psnr", "30"))
     assert "--target-psnr" in line
     assert not (tmp_path / "scene.gsc").exists()
+
+
+def with_invisible(scene, count: int):
+    """``scene`` and ``count`` more splats renders hardly see (a thousandth of the
+    smallest splat's size, opacity 0.7 %; the rasterizer's 0.3-pixel blur keeps them from
+    vanishing altogether): pruning by contribution should drop them first."""
+    from dataclasses import fields
+
+    extra = scene.subset(np.arange(count))
+    extra.scales[:] = np.log(1e-3) + scene.scales.min()
+    extra.opacities[:] = -5.0
+    return SplatSet(**{f.name: np.concatenate([getattr(scene, f.name), getattr(extra, f.name)]) for f in fields(SplatSet)})
+
+
+def test_pruning_order_puts_splats_renders_cannot_see_first(scene) -> None:
+    from gscc.codec.static_contribution import pruning_order
+
+    padded = with_invisible(scene, 40)
+    order = pruning_order(padded, (64, 48), specs=("orbit:2", "orbit:2,elevation=60"))
+    assert sorted(order.tolist()) == list(range(padded.count))
+    # before all but a few of the scene's own 400 (some of those lie outside both views)
+    assert set(range(scene.count, padded.count)) <= set(order[:60].tolist())
+
+
+def test_encode_tracked_drops_the_splats_it_is_told_to(scene) -> None:
+    from gscc.codec.encoder import encode_tracked
+
+    drop = np.zeros(scene.count, bool)
+    drop[::4] = True
+    encoded = encode_tracked(scene, fast_config(opacity_threshold=0.0), drop=drop)
+    assert len(encoded.source_index) == scene.count - drop.sum()
+    assert not drop[encoded.source_index].any()
+    with pytest.raises(ValueError, match="every splat"):
+        encode_tracked(scene, fast_config(), drop=np.ones(scene.count, bool))
+
+
+def test_the_search_prunes_what_renders_cannot_see_and_records_it(scene) -> None:
+    padded = with_invisible(scene, 100)  # 20 % of the splats
+    probe = QualityProbe(padded, views=2, size=(64, 48))
+    pruned = encode_for_psnr(padded, fast_config(), 35.0, probe=probe)
+    kept = encode_for_psnr(padded, fast_config(), 35.0, probe=probe, prune=False)
+    assert pruned.reached and pruned.psnr >= 35.0 and pruned.prune >= 0.1
+    assert decode(pruned.encoded.data).count <= padded.count * (1 - pruned.prune) + 1
+    assert len(pruned.encoded.data) < len(kept.encoded.data) and kept.prune == 0.0
+    quality = summarize(pruned.encoded.data)["encoder"]["quality"]
+    assert quality["pruned_by_contribution"] == pruned.prune
+    assert "pruned_by_contribution" not in summarize(kept.encoded.data)["encoder"]["quality"]
