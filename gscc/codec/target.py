@@ -31,8 +31,10 @@ that error summed over many views from all around the scene
 capture has splats that renders hardly see -- faint, tiny or behind others -- and
 dropping them buys more bytes per dB than coarser attributes do (bench/README.md,
 "Pruning in the quality search"). Each pruned fraction is sorted once and its grid kept
-for the trials at that fraction. Its bytes and error are measured like a bit depth's
-and enter the same allocation and refinement.
+for the trials at that fraction. Its error is measured at every fraction up to the first
+beyond the allowance, on the input without the dropped splats (a render alone: pruning's
+error adds to the quantization's), its bytes by one encode at the largest fraction within
+(the others in proportion); they enter the same allocation and refinement.
 
 The result records the achieved PSNR in the file's informative ``encoder`` map
 (``quality``: spec/container.md), which ``gscc info`` shows.
@@ -211,6 +213,32 @@ def measure_field(
     return costs
 
 
+def measure_pruning(
+    splats: SplatSet | FeatureSplats,
+    dropped: Callable[[float], np.ndarray | None],
+    trial: Callable[[Point], _Trial],
+    base: _Trial,
+    probe: QualityProbe,
+    allowance: float,
+    report: Callable[[str], None],
+) -> dict[float, tuple[int, float]]:
+    """(bytes change, extra squared error) of every pruned fraction whose error alone stays
+    within ``allowance`` (the search stops at the first beyond). Each fraction's error is measured on the
+    input's splats without those it drops (a render, no encode: pruning's error adds to the
+    quantization's), so the allocation sees every level; the bytes are one encode's, at the
+    largest fraction within ``allowance``, taken in proportion for the others."""
+    errors = {PRUNE_LEVELS[0]: 0.0}
+    for fraction in PRUNE_LEVELS[1:]:
+        report(f"measuring prune = {fraction:g}")
+        errors[fraction] = probe.squared_error(splats.subset(np.flatnonzero(~dropped(fraction))))
+        if errors[fraction] > allowance:
+            break
+    within = [f for f, e in errors.items() if e <= allowance]
+    largest = within[-1]
+    saved = 0 if largest == 0 else len(trial(base.point.at(**{PRUNE: largest})).encoded.data) - len(base.encoded.data)
+    return {f: (0 if largest == 0 else round(saved * f / largest), errors[f]) for f in within}
+
+
 def encode_for_psnr(
     splats: SplatSet | FeatureSplats,
     config: EncodeConfig,
@@ -266,8 +294,10 @@ def encode_for_psnr(
     target_error = 10.0 ** (-target_psnr / 10.0)
     if base.error > target_error:  # even the most bits miss: keep them
         return _finish(base, probe, target_psnr, reached=False)
-    costs = {field: measure_field(field, trial, base, target_error - base.error, report) for field in fields}
     allowance = target_error - base.error
+    costs = {field: measure_field(field, trial, base, allowance, report) for field in fields if field != PRUNE}
+    if PRUNE in fields:
+        costs[PRUNE] = measure_pruning(splats, dropped, trial, base, probe, allowance, report)
     chosen = base
     for _ in range(MAX_ROUNDS):
         levels = allocate(len(base.encoded.data), costs, allowance)
