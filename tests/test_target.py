@@ -56,6 +56,27 @@ def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -
     assert sum(c.rotation_bits == 7 for c in tried) == 1  # missed once, never again
 
 
+def test_trade_gives_up_pruning_for_a_coarser_bit_depth_when_that_is_smaller() -> None:
+    """From 10 % pruned at 8-bit rotations (error 2.0, 1000 bytes), rotations at 7 bits
+    fit only with pruning stepped back to 5 % (error 1.5 + 1.0); the trade keeps that file
+    because it is smaller; scales 7 never fit."""
+    from gscc.codec.config import EncodeConfig
+    from gscc.codec.target import PRUNE, Point, _Trial, trade
+
+    def trial(point: Point) -> _Trial:
+        config = point.config
+        size = 1000 - 1000 * point.prune + 100 * (config.rotation_bits - 8) + 10 * (config.scale_bits - 8)
+        error = 20 * point.prune + 1.5 * (8 - config.rotation_bits) + 5.0 * (8 - config.scale_bits)
+        return _Trial(point, SimpleNamespace(data=bytes(round(size))), error)
+
+    fields = ["scale_bits", "rotation_bits", PRUNE]
+    start = trial(Point(EncodeConfig(), 0.1))
+    traded = trade(start, fields, trial, 2.5, lambda stage: None)
+    assert traded.point.prune == 0.05 and traded.config.rotation_bits == 7 and traded.config.scale_bits == 8
+    assert traded.error <= 2.5 and len(traded.encoded.data) < len(start.encoded.data)
+    assert trade(trial(Point(EncodeConfig(), 0.0)), fields, trial, 2.5, lambda stage: None) is None
+
+
 @pytest.fixture(scope="module")
 def scene(small_splats):
     return small_splats.subset(np.arange(400))

@@ -22,7 +22,10 @@ error):
 4. refines the combination it keeps with measured files alone: each field one level
    coarser, the others as they are; of the files still within the target the smallest
    is kept, and the same is tried again from there (a field whose coarser level missed
-   the target is not tried again), until no coarser level fits or saves bytes.
+   the target is not tried again), until no coarser level fits or saves bytes;
+5. with pruning (below): trades a bit depth one level coarser for less pruning, each
+   field in turn, and refines again from the smallest file that trade finds within the
+   target, until no trade saves bytes (the additive estimate cannot see such swaps).
 
 Besides the bit depths the search has one more field, ``prune``: the fraction of the
 splats (``PRUNE_LEVELS``) pruned by contribution, least estimated render error first,
@@ -77,6 +80,7 @@ PRUNE_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.13, 0.16, 0.2, 0.25, 0
 LEVELS: dict[str, tuple[float, ...]] = {**BIT_LEVELS, PRUNE: PRUNE_LEVELS}
 SHRINK = 0.6  # the error allowance after a combination missed the target
 MAX_ROUNDS = 6
+TRADE_STEPS = 3  # pruned-fraction levels a trade (step 5) steps back at most
 
 
 def pooled_psnr(squared_error: float) -> float:
@@ -308,6 +312,8 @@ def encode_for_psnr(
             break
         allowance *= SHRINK
     chosen = refine(chosen, fields, trial, target_error, report)
+    while PRUNE in fields and (traded := trade(chosen, fields, trial, target_error, report)) is not None:
+        chosen = refine(traded, fields, trial, target_error, report)
     return _finish(chosen, probe, target_psnr, reached=True)
 
 
@@ -338,6 +344,36 @@ def refine(
         if best is None or len(best.encoded.data) >= len(chosen.encoded.data):
             return chosen
         chosen = best
+
+
+def trade(
+    chosen: _Trial,
+    fields: list[str],
+    trial: Callable[[Point], _Trial],
+    target_error: float,
+    report: Callable[[str], None],
+) -> _Trial | None:
+    """Step 5 of the search (module docs): a bit depth one level coarser for less pruning.
+    For each bit-depth field, that field one level coarser with the pruned fraction
+    stepped back one level at a time (at most ``TRADE_STEPS``) until the measured file is
+    within ``target_error``; the smallest such file if it is smaller than ``chosen``, else None."""
+    index = PRUNE_LEVELS.index(chosen.point.prune)
+    best = None
+    for field in fields:
+        levels = LEVELS[field]
+        coarser = levels.index(chosen.point.level(field)) + 1
+        if field == PRUNE or coarser >= len(levels):
+            continue
+        for back in range(index - 1, max(-1, index - 1 - TRADE_STEPS), -1):
+            report(f"trading: {field.replace('_', ' ')} = {levels[coarser]:g}, prune = {PRUNE_LEVELS[back]:g}")
+            candidate = trial(chosen.point.at(**{field: levels[coarser], PRUNE: PRUNE_LEVELS[back]}))
+            if len(candidate.encoded.data) >= len(chosen.encoded.data):
+                break  # pruning less only adds bytes
+            if candidate.error <= target_error:
+                if best is None or len(candidate.encoded.data) < len(best.encoded.data):
+                    best = candidate
+                break
+    return best
 
 
 def with_quality(data: bytes, target_psnr: float, psnr: float, probe_record: dict) -> bytes:
