@@ -407,6 +407,10 @@ def print_large(result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- quality targets
 
 TARGET_RATIO_AT_SPZ_PSNR = 0.6  # at SPZ's render PSNR, gscc should need at most this fraction of its bytes
+# views no search looks at (the probe: orbit:4 at 15 degrees; pruning by contribution:
+# gscc.codec.static_contribution.VIEWS): the chosen file is judged on these as well
+HELD_OUT_VIEWS = ("orbit:6,elevation=55,azimuth=5", "orbit:6,elevation=0,azimuth=80,fov=35",
+                  "orbit:5,elevation=25,azimuth=50")
 
 
 # SPZ v3's gzipped stream: a 16-byte header, then each attribute of every splat in turn
@@ -460,6 +464,7 @@ def bench_target(path: Path, search: bool = True) -> dict[str, Any]:
 
     splats = load_splats(path)
     probe = QualityProbe(splats)
+    held = QualityProbe(splats, specs=HELD_OUT_VIEWS) if search else None
     spz_data, spz_decoded = spz_round_trip(splats)
     spz_bytes, spz_psnr = len(spz_data), probe.psnr(spz_decoded)
     default = encode_tracked(splats, gscc_config("default", None))
@@ -468,7 +473,7 @@ def bench_target(path: Path, search: bool = True) -> dict[str, Any]:
         "file": path.name,
         "count": splats.count,
         "probe": probe.record(),
-        "spz": {"bytes": spz_bytes, "psnr": spz_psnr,
+        "spz": {"bytes": spz_bytes, "psnr": spz_psnr, **({"held_out_psnr": held.psnr(spz_decoded)} if held else {}),
                 "attributes": attribute_bytes_spz(spz_data, splats.count, splats.shN.shape[1])},
         "default": {"bytes": len(default.data), "psnr": default_psnr, "ratio_vs_spz": len(default.data) / spz_bytes,
                     "attributes": attribute_bytes(default.data), "bits": attribute_bits(default.data)},
@@ -485,6 +490,8 @@ def bench_target(path: Path, search: bool = True) -> dict[str, Any]:
             "bytes": len(result.encoded.data),
             "attributes": attribute_bytes(result.encoded.data),
             "psnr": result.psnr,
+            "held_out_psnr": held.psnr(decode(result.encoded.data)),
+            "pruned": result.prune,
             "reached": result.reached,
             "ratio_vs_spz": len(result.encoded.data) / spz_bytes,
             "bits": bits,
@@ -497,7 +504,7 @@ def bench_target(path: Path, search: bool = True) -> dict[str, Any]:
 def target_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Bytes at SPZ's render PSNR (gscc encode --target-psnr)", title_justify="left")
     headers = ("file", "SPZ B/splat", "SPZ PSNR", "default ×SPZ", "default PSNR", "default bits", "target ×SPZ",
-               "target PSNR", "target bits", "search s")
+               "target PSNR", "target bits", "pruned", "SPZ / target PSNR held-out", "search s")
     searched = all("target" in row for row in rows)
     for header in headers if searched else headers[:6]:
         table.add_column(header, justify="left" if header in ("file", "default bits", "target bits") else "right")
@@ -517,6 +524,8 @@ def target_table(rows: list[dict[str, Any]]) -> Table:
                 f"{t['ratio_vs_spz']:.3f}",
                 f"{t['psnr']:.2f}",
                 "/".join(str(b[k]) for k in ("position_bits", "scale_bits", "rotation_bits", "opacity_bits", "color_bits")),
+                f"{t['pruned']:.0%}",
+                f"{row['spz']['held_out_psnr']:.2f} / {t['held_out_psnr']:.2f}",
                 f"{t['seconds']:.0f}",
             ]
         table.add_row(*cells)

@@ -251,7 +251,7 @@ def encode(
     frames: Optional[int] = typer.Option(None, min=1, help="Dynamic: the frames the model spans [default: 50]."),
     target_psnr: Optional[float] = typer.Option(
         None, min=10.0, max=100.0,
-        help="Choose the bits of every attribute to reach this render PSNR (dB) against the input at the fewest bytes.",
+        help="Choose the bits of every attribute (static: and how many splats renders can spare) to reach this render PSNR (dB) against the input at the fewest bytes.",
     ),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output file."),
 ) -> None:

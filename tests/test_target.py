@@ -11,6 +11,7 @@ from conftest import fast_config
 from gscc.codec.decoder import decode
 from gscc.codec.target import QualityProbe, allocate, encode_for_psnr
 from gscc.info import summarize
+from gscc.splats import SplatSet
 from test_robustness import assert_one_line_error, gscc_cli  # noqa: F401  (gscc_cli: fixture)
 
 
@@ -32,18 +33,19 @@ def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -
     from dataclasses import replace
 
     from gscc.codec.config import EncodeConfig
-    from gscc.codec.target import _Trial, refine
+    from gscc.codec.target import Point, _Trial, refine
 
     tried = []
 
-    def trial(config: EncodeConfig) -> _Trial:  # bytes: 10 per bit; error: rotations cost most
+    def trial(point: Point) -> _Trial:  # bytes: 10 per bit; error: rotations cost most
+        config = point.config
         tried.append(config)
         size = 10 * (config.position_bits + config.scale_bits + config.rotation_bits)
         error = (16 - config.position_bits) * 1.0 + (8 - config.scale_bits) * 0.5 + (8 - config.rotation_bits) * 4.0
-        return _Trial(config, SimpleNamespace(data=bytes(size)), error)
+        return _Trial(point, SimpleNamespace(data=bytes(size)), error)
 
     fields = ["position_bits", "scale_bits", "rotation_bits"]
-    start = trial(EncodeConfig(position_bits=14))  # error 2.0
+    start = trial(Point(EncodeConfig(position_bits=14)))  # error 2.0
     chosen = refine(start, fields, trial, 3.5, lambda stage: None)
     # round 1: positions 13 (error 3.0) and scales 7 (2.5) save as much, the first is kept;
     # rotations 7 (6.0) miss; round 2: positions 12 (4.0) miss, scales 7 (3.5) fit; round 3:
@@ -52,6 +54,27 @@ def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -
     assert (chosen.config.position_bits, chosen.config.scale_bits, chosen.config.rotation_bits) == (13, 7, 8)
     assert replace(start.config, rotation_bits=7) in tried
     assert sum(c.rotation_bits == 7 for c in tried) == 1  # missed once, never again
+
+
+def test_trade_gives_up_pruning_for_a_coarser_bit_depth_when_that_is_smaller() -> None:
+    """From 10 % pruned at 8-bit rotations (error 2.0, 1000 bytes), rotations at 7 bits
+    fit only with pruning stepped back to 5 % (error 1.5 + 1.0); the trade keeps that file
+    because it is smaller; scales 7 never fit."""
+    from gscc.codec.config import EncodeConfig
+    from gscc.codec.target import PRUNE, Point, _Trial, trade
+
+    def trial(point: Point) -> _Trial:
+        config = point.config
+        size = 1000 - 1000 * point.prune + 100 * (config.rotation_bits - 8) + 10 * (config.scale_bits - 8)
+        error = 20 * point.prune + 1.5 * (8 - config.rotation_bits) + 5.0 * (8 - config.scale_bits)
+        return _Trial(point, SimpleNamespace(data=bytes(round(size))), error)
+
+    fields = ["scale_bits", "rotation_bits", PRUNE]
+    start = trial(Point(EncodeConfig(), 0.1))
+    traded = trade(start, fields, trial, 2.5, lambda stage: None)
+    assert traded.point.prune == 0.05 and traded.config.rotation_bits == 7 and traded.config.scale_bits == 8
+    assert traded.error <= 2.5 and len(traded.encoded.data) < len(start.encoded.data)
+    assert trade(trial(Point(EncodeConfig(), 0.0)), fields, trial, 2.5, lambda stage: None) is None
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +138,50 @@ def test_cli_target_psnr_with_bit_depths_is_an_error(gscc_cli, scene, tmp_path) 
     line = assert_one_line_error(gscc_cli("encode", tmp_path / "scene.ply", "--bits", "6", "--target-psnr", "30"))
     assert "--target-psnr" in line
     assert not (tmp_path / "scene.gsc").exists()
+
+
+def with_invisible(scene, count: int):
+    """``scene`` and ``count`` more splats renders hardly see (a thousandth of the
+    smallest splat's size, opacity 0.7 %; the rasterizer's 0.3-pixel blur keeps them from
+    vanishing altogether): pruning by contribution should drop them first."""
+    from dataclasses import fields
+
+    extra = scene.subset(np.arange(count))
+    extra.scales[:] = np.log(1e-3) + scene.scales.min()
+    extra.opacities[:] = -5.0
+    return SplatSet(**{f.name: np.concatenate([getattr(scene, f.name), getattr(extra, f.name)]) for f in fields(SplatSet)})
+
+
+def test_pruning_order_puts_splats_renders_cannot_see_first(scene) -> None:
+    from gscc.codec.static_contribution import pruning_order
+
+    padded = with_invisible(scene, 40)
+    order = pruning_order(padded, (64, 48), specs=("orbit:2", "orbit:2,elevation=60"))
+    assert sorted(order.tolist()) == list(range(padded.count))
+    # before all but a few of the scene's own 400 (some of those lie outside both views)
+    assert set(range(scene.count, padded.count)) <= set(order[:60].tolist())
+
+
+def test_encode_tracked_drops_the_splats_it_is_told_to(scene) -> None:
+    from gscc.codec.encoder import encode_tracked
+
+    drop = np.zeros(scene.count, bool)
+    drop[::4] = True
+    encoded = encode_tracked(scene, fast_config(opacity_threshold=0.0), drop=drop)
+    assert len(encoded.source_index) == scene.count - drop.sum()
+    assert not drop[encoded.source_index].any()
+    with pytest.raises(ValueError, match="every splat"):
+        encode_tracked(scene, fast_config(), drop=np.ones(scene.count, bool))
+
+
+def test_the_search_prunes_what_renders_cannot_see_and_records_it(scene) -> None:
+    padded = with_invisible(scene, 100)  # 20 % of the splats
+    probe = QualityProbe(padded, views=2, size=(64, 48))
+    pruned = encode_for_psnr(padded, fast_config(), 35.0, probe=probe)
+    kept = encode_for_psnr(padded, fast_config(), 35.0, probe=probe, prune=False)
+    assert pruned.reached and pruned.psnr >= 35.0 and pruned.prune >= 0.1
+    assert decode(pruned.encoded.data).count <= padded.count * (1 - pruned.prune) + 1
+    assert len(pruned.encoded.data) < len(kept.encoded.data) and kept.prune == 0.0
+    quality = summarize(pruned.encoded.data)["encoder"]["quality"]
+    assert quality["pruned_by_contribution"] == pruned.prune
+    assert "pruned_by_contribution" not in summarize(kept.encoded.data)["encoder"]["quality"]

@@ -275,11 +275,16 @@ def encode_tracked(
     grid: tuple[tuple[int, int], np.ndarray] | None = None,
     sizes: dict | None = None,
     workers: int | None = None,
+    drop: np.ndarray | None = None,
 ) -> Encoded:
     """Like :func:`encode`, also telling where each decoded splat came from (``grid``,
-    ``sizes``, ``workers``: see :func:`code_scene`)."""
+    ``sizes``, ``workers``: see :func:`code_scene`). ``drop``: (N,) bool, input splats pruned
+    besides those ``config.prune`` drops (pruning by contribution: gscc.codec.target)."""
     input_count = splats.count
-    kept = np.flatnonzero(keep_mask(splats, config.prune))
+    keep = keep_mask(splats, config.prune)
+    if drop is not None and not (keep & ~drop).any():
+        raise ValueError("pruning would drop every splat")
+    kept = np.flatnonzero(keep if drop is None else keep & ~drop)
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     container = Container(header={})

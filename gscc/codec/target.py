@@ -22,7 +22,26 @@ error):
 4. refines the combination it keeps with measured files alone: each field one level
    coarser, the others as they are; of the files still within the target the smallest
    is kept, and the same is tried again from there (a field whose coarser level missed
-   the target is not tried again), until no coarser level fits or saves bytes.
+   the target is not tried again), until no coarser level fits or saves bytes;
+5. with pruning (below): trades a bit depth one level coarser for less pruning, each
+   field in turn, and refines again from the smallest file that trade finds within the
+   target, until no trade saves bytes (the additive estimate cannot see such swaps).
+
+Besides the bit depths the search has one more field, ``prune``: the fraction of the
+splats (``PRUNE_LEVELS``) pruned by contribution, least estimated render error first,
+that error summed over many views from all around the scene
+(gscc.codec.static_contribution; rendered once, on the first pruned trial). A trained
+capture has splats that renders hardly see -- faint, tiny or behind others -- and
+dropping them buys more bytes per dB than coarser attributes do (bench/README.md,
+"Pruning in the quality search"). Each pruned fraction is sorted once and its grid kept
+for the trials at that fraction. Its error is measured at every fraction up to the first
+beyond the allowance, on the input without the dropped splats (a render alone: pruning's
+error adds to the quantization's), its bytes by one encode at the largest fraction within
+(the others in proportion); they enter the same allocation and refinement. A fraction
+is only tried while its error alone stays within the allowance on the probe and within
+``PRUNE_CHECK_SHARE`` of it on ``PRUNE_CHECK_VIEWS``, views neither the probe nor the
+ranking sees: on a scene some of whose splats only a few directions see (the mesh teapot:
+dropping 5 % costs 76.6 dB on the probe, 62.5 dB on other views) pruning stays small.
 
 The result records the achieved PSNR in the file's informative ``encoder`` map
 (``quality``: spec/container.md), which ``gscc info`` shows.
@@ -42,8 +61,9 @@ from ..splats import FeatureSplats, SplatSet
 from .config import EncodeConfig
 from .decoder import decode_scene
 from .encoder import Encoded, encode_tracked
+from .prune import keep_mask
 
-__all__ = ["QualityProbe", "TargetResult", "encode_for_psnr", "BIT_LEVELS"]
+__all__ = ["QualityProbe", "TargetResult", "encode_for_psnr", "BIT_LEVELS", "PRUNE_LEVELS"]
 
 # The bit depths the search tries per config field, best first (EncodeConfig's ranges).
 BIT_LEVELS: dict[str, tuple[int, ...]] = {
@@ -57,8 +77,20 @@ BIT_LEVELS: dict[str, tuple[int, ...]] = {
 PROBE_VIEWS = 4
 PROBE_SIZE = (256, 192)
 PROBE_BACKEND = "taichi"
+# fractions of the splats pruning by contribution drops (least estimated render error
+# first, summed over many views: gscc.codec.static_contribution), weakest first
+PRUNE = "prune"
+PRUNE_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3)
+LEVELS: dict[str, tuple[float, ...]] = {**BIT_LEVELS, PRUNE: PRUNE_LEVELS}
 SHRINK = 0.6  # the error allowance after a combination missed the target
 MAX_ROUNDS = 6
+# views the pruned input is also checked on, none of them the probe's or the ranking's
+# (gscc.codec.static_contribution.VIEWS): pruning that costs more than this share of the
+# allowance there is not tried (a scene whose splats are seen from few directions)
+PRUNE_CHECK_VIEWS = ("orbit:6,elevation=0,azimuth=10", "orbit:6,elevation=30,azimuth=5",
+                     "orbit:5,elevation=-30,azimuth=20", "orbit:5,elevation=55,azimuth=40")
+PRUNE_CHECK_SHARE = 0.25
+TRADE_STEPS = 3  # pruned-fraction levels a trade (step 5) steps back at most
 
 
 def pooled_psnr(squared_error: float) -> float:
@@ -75,12 +107,15 @@ class QualityProbe:
         views: int = PROBE_VIEWS,
         size: tuple[int, int] = PROBE_SIZE,
         backend: str = PROBE_BACKEND,
+        specs: tuple[str, ...] | None = None,
     ) -> None:
-        from ..cameras import load_cameras
+        """``specs``: orbit camera specs (gscc.cameras) to render from instead of
+        ``orbit:{views}`` (e.g. views a file is judged on besides the probe's)."""
+        from .static_contribution import view_cameras
 
-        self.views, self.size, self.backend = views, size, backend
-        anchor = reference.baked() if isinstance(reference, FeatureSplats) else reference
-        self.cameras = load_cameras(f"orbit:{views}", splats=anchor, width=size[0], height=size[1])
+        self.size, self.backend = size, backend
+        self.cameras = view_cameras(reference, specs or (f"orbit:{views}",), size)
+        self.views = len(self.cameras)
         self.reference = self._render(reference)
 
     def _render(self, scene: SplatSet | FeatureSplats) -> list[np.ndarray]:
@@ -107,65 +142,119 @@ class TargetResult:
     config: EncodeConfig
     psnr: float  # achieved (pooled over the probe's views)
     reached: bool  # False: even the base settings stay below the target
+    prune: float = 0.0  # the fraction of splats pruning by contribution dropped (PRUNE_LEVELS)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One setting of the search's fields: the config's bit depths and the fraction of
+    splats pruned by contribution (field ``PRUNE``)."""
+
+    config: EncodeConfig
+    prune: float = 0.0
+
+    def level(self, field: str) -> float:
+        return self.prune if field == PRUNE else getattr(self.config, field)
+
+    def at(self, **levels: float) -> "Point":
+        """This point with the given fields at the given levels."""
+        bits = {f: int(v) for f, v in levels.items() if f != PRUNE}
+        return Point(replace(self.config, **bits) if bits else self.config, levels.get(PRUNE, self.prune))
 
 
 @dataclass
 class _Trial:
-    config: EncodeConfig
+    point: Point
     encoded: Encoded
     error: float
 
+    @property
+    def config(self) -> EncodeConfig:
+        return self.point.config
 
-def fields_for(splats: SplatSet | FeatureSplats) -> list[str]:
-    """The bit-depth fields that matter for this scene."""
+
+def fields_for(splats: SplatSet | FeatureSplats, prune: bool = False) -> list[str]:
+    """The fields that matter for this scene: its bit depths, and with ``prune`` the
+    fraction pruned by contribution."""
     fields = ["position_bits", "scale_bits", "rotation_bits", "opacity_bits", "color_bits"]
     if isinstance(splats, SplatSet) and splats.shN.shape[1] > 0:
         fields.append("sh_bits")
+    if prune and splats.count > 1:
+        fields.append(PRUNE)
     return fields
 
 
 def allocate(
-    base_bytes: int, costs: dict[str, dict[int, tuple[int, float]]], allowance: float
-) -> dict[str, int]:
-    """The bit depth per field with the fewest estimated bytes whose summed extra squared
-    error stays within ``allowance``. ``costs[field][bits] = (bytes change, extra error)``
-    relative to the base (whose bits are the first of each field's levels)."""
+    base_bytes: int, costs: dict[str, dict[float, tuple[int, float]]], allowance: float
+) -> dict[str, float]:
+    """The level per field with the fewest estimated bytes whose summed extra squared
+    error stays within ``allowance``. ``costs[field][level] = (bytes change, extra error)``
+    relative to the base (each field's first level)."""
     fields = list(costs)
-    options = [sorted(costs[f].items(), key=lambda item: -item[0]) for f in fields]
-    best, best_bytes = {f: opts[0][0] for f, opts in zip(fields, options)}, base_bytes
+    options = [list(costs[f].items()) for f in fields]
+    best, best_bytes = {f: next(iter(costs[f])) for f in fields}, base_bytes
     for combo in itertools.product(*options):
         error = sum(max(0.0, extra) for _, (_, extra) in combo)
         size = base_bytes + sum(delta for _, (delta, _) in combo)
         if error <= allowance and size < best_bytes:
-            best, best_bytes = {f: bits for f, (bits, _) in zip(fields, combo)}, size
+            best, best_bytes = {f: level for f, (level, _) in zip(fields, combo)}, size
     return best
 
 
 def measure_field(
     field: str,
-    trial: Callable[[EncodeConfig], _Trial],
+    trial: Callable[[Point], _Trial],
     base: _Trial,
-    base_config: EncodeConfig,
     allowance: float,
     report: Callable[[str], None],
-) -> dict[int, tuple[int, float]]:
-    """(bytes change, extra squared error) of coarser depths of one field, the others at
-    the base: a binary search for the coarsest depth whose extra error alone stays within
-    ``allowance`` (the error grows as the bits fall), measuring only the depths it visits."""
-    levels = BIT_LEVELS[field]
+) -> dict[float, tuple[int, float]]:
+    """(bytes change, extra squared error) of coarser levels of one field, the others at
+    the base: a binary search for the coarsest level whose extra error alone stays within
+    ``allowance`` (the error grows as the levels go on), measuring only the levels it visits."""
+    levels = LEVELS[field]
     costs = {levels[0]: (0, 0.0)}
     low, high = 0, len(levels) - 1  # levels[low] is within the allowance; find the last one
     while low < high:
         middle = (low + high + 1) // 2
-        bits = levels[middle]
-        report(f"measuring {field.replace('_', ' ')} = {bits}")
-        t = trial(replace(base_config, **{field: bits}))
-        costs[bits] = (len(t.encoded.data) - len(base.encoded.data), t.error - base.error)
-        if costs[bits][1] <= allowance:
+        level = levels[middle]
+        report(f"measuring {field.replace('_', ' ')} = {level:g}")
+        t = trial(base.point.at(**{field: level}))
+        costs[level] = (len(t.encoded.data) - len(base.encoded.data), t.error - base.error)
+        if costs[level][1] <= allowance:
             low = middle
         else:
             high = middle - 1
     return costs
+
+
+def measure_pruning(
+    splats: SplatSet | FeatureSplats,
+    dropped: Callable[[float], np.ndarray | None],
+    trial: Callable[[Point], _Trial],
+    base: _Trial,
+    probe: QualityProbe,
+    check: QualityProbe,
+    allowance: float,
+    report: Callable[[str], None],
+) -> dict[float, tuple[int, float]]:
+    """(bytes change, extra squared error) of every pruned fraction whose error alone stays
+    within ``allowance`` on the probe and within ``PRUNE_CHECK_SHARE`` of it on ``check``'s
+    views (the search stops at the first beyond). Each fraction's error is measured on the
+    input's splats without those it drops (a render, no encode: pruning's error adds to the
+    quantization's), so the allocation sees every level; the bytes are one encode's, at the
+    largest fraction within, taken in proportion for the others."""
+    errors = {PRUNE_LEVELS[0]: 0.0}
+    for fraction in PRUNE_LEVELS[1:]:
+        report(f"measuring prune = {fraction:g}")
+        kept = splats.subset(np.flatnonzero(~dropped(fraction)))
+        error = probe.squared_error(kept)
+        if error > allowance or check.squared_error(kept) > PRUNE_CHECK_SHARE * allowance:
+            break
+        errors[fraction] = error
+    within = list(errors)
+    largest = within[-1]
+    saved = 0 if largest == 0 else len(trial(base.point.at(**{PRUNE: largest})).encoded.data) - len(base.encoded.data)
+    return {f: (0 if largest == 0 else round(saved * f / largest), errors[f]) for f in within}
 
 
 def encode_for_psnr(
@@ -174,8 +263,10 @@ def encode_for_psnr(
     target_psnr: float,
     probe: QualityProbe | None = None,
     progress: Callable[[str], None] | None = None,
+    prune: bool = True,
 ) -> TargetResult:
-    """Encode ``splats`` with ``config``'s settings but the bit depths chosen to reach
+    """Encode ``splats`` with ``config``'s settings but the bit depths (and, with
+    ``prune``, the fraction of splats pruned by contribution) chosen to reach
     ``target_psnr`` (dB, renders of the decoded file against renders of ``splats``) at the
     fewest bytes; see the module docs."""
     if not math.isfinite(target_psnr) or target_psnr <= 0:
@@ -183,59 +274,88 @@ def encode_for_psnr(
     report = progress or (lambda stage: None)
     report("rendering the input")
     probe = probe or QualityProbe(splats)
-    fields = fields_for(splats)
-    base_config = replace(config, precision="fixed", **{f: BIT_LEVELS[f][0] for f in fields})
-    first = encode_tracked(splats, base_config, progress=report)
-    grid = first.grid
+    fields = fields_for(splats, prune)
+    base_point = Point(replace(config, precision="fixed", **{f: BIT_LEVELS[f][0] for f in fields if f != PRUNE}))
+    first = encode_tracked(splats, base_point.config, progress=report)
+    grids = {0.0: first.grid}  # one sort per pruned fraction
+    order: list[np.ndarray] = []  # pruning by contribution's order over the input (computed once)
 
-    measured: dict[EncodeConfig, _Trial] = {}
+    def dropped(fraction: float) -> np.ndarray | None:
+        if fraction <= 0:
+            return None
+        if not order:
+            from .static_contribution import pruning_order
 
-    def trial(cfg: EncodeConfig) -> _Trial:
-        if cfg not in measured:
-            encoded = first if cfg == base_config else encode_tracked(splats, cfg, grid=grid)
-            measured[cfg] = _Trial(cfg, encoded, probe.squared_error(decode_scene(encoded.data)))
-        return measured[cfg]
+            report("measuring what each splat adds to renders")
+            candidates = np.flatnonzero(keep_mask(splats, config.prune))
+            order.append(candidates[pruning_order(splats.subset(candidates), probe.size)])
+        mask = np.zeros(splats.count, bool)
+        mask[order[0][: min(len(order[0]) - 1, round(fraction * len(order[0])))]] = True
+        return mask
+
+    measured: dict[Point, _Trial] = {}
+
+    def trial(point: Point) -> _Trial:
+        if point not in measured:
+            if point == base_point:
+                encoded = first
+            else:
+                if point.prune not in grids:
+                    report(f"sorting without {point.prune:.0%} of the splats")
+                encoded = encode_tracked(splats, point.config, grid=grids.get(point.prune), drop=dropped(point.prune))
+                grids.setdefault(point.prune, encoded.grid)
+            measured[point] = _Trial(point, encoded, probe.squared_error(decode_scene(encoded.data)))
+        return measured[point]
 
     report("measuring the base settings")
-    base = trial(base_config)
+    base = trial(base_point)
     target_error = 10.0 ** (-target_psnr / 10.0)
     if base.error > target_error:  # even the most bits miss: keep them
         return _finish(base, probe, target_psnr, reached=False)
-    costs = {field: measure_field(field, trial, base, base_config, target_error - base.error, report) for field in fields}
     allowance = target_error - base.error
+    costs = {field: measure_field(field, trial, base, allowance, report) for field in fields if field != PRUNE}
+    field_levels = dict(LEVELS)
+    if PRUNE in fields:
+        report("rendering the input from the pruning check's views")
+        check = QualityProbe(splats, size=probe.size, backend=probe.backend, specs=PRUNE_CHECK_VIEWS)
+        costs[PRUNE] = measure_pruning(splats, dropped, trial, base, probe, check, allowance, report)
+        field_levels[PRUNE] = tuple(costs[PRUNE])  # no trial prunes more than the check allowed
     chosen = base
     for _ in range(MAX_ROUNDS):
-        bits = allocate(len(base.encoded.data), costs, allowance)
-        report("checking " + ", ".join(f"{f.replace('_bits', '')} {b}" for f, b in bits.items()))
-        candidate = trial(replace(base_config, **bits))
+        levels = allocate(len(base.encoded.data), costs, allowance)
+        report("checking " + ", ".join(f"{f.replace('_bits', '')} {v:g}" for f, v in levels.items()))
+        candidate = trial(base_point.at(**levels))
         if candidate.error <= target_error:
             chosen = candidate
             break
         allowance *= SHRINK
-    chosen = refine(chosen, fields, trial, target_error, report)
+    chosen = refine(chosen, fields, trial, target_error, report, field_levels)
+    while PRUNE in fields and (traded := trade(chosen, fields, trial, target_error, report, field_levels)) is not None:
+        chosen = refine(traded, fields, trial, target_error, report, field_levels)
     return _finish(chosen, probe, target_psnr, reached=True)
 
 
 def refine(
     chosen: _Trial,
     fields: list[str],
-    trial: Callable[[EncodeConfig], _Trial],
+    trial: Callable[[Point], _Trial],
     target_error: float,
     report: Callable[[str], None],
+    levels_of: dict[str, tuple[float, ...]] = LEVELS,
 ) -> _Trial:
-    """Step 4 of the search (module docs): one level coarser per field while the measured
-    file stays within ``target_error`` and gets smaller."""
+    """Step 4 of the search (module docs): one level coarser per field (its levels in
+    ``levels_of``) while the measured file stays within ``target_error`` and gets smaller."""
     open_fields = list(fields)
     while True:
         best = None
         for field in list(open_fields):
-            levels = BIT_LEVELS[field]
-            index = levels.index(getattr(chosen.config, field))
+            levels = levels_of[field]
+            index = levels.index(chosen.point.level(field))
             if index + 1 >= len(levels):
                 open_fields.remove(field)
                 continue
-            report(f"refining: {field.replace('_', ' ')} = {levels[index + 1]}")
-            candidate = trial(replace(chosen.config, **{field: levels[index + 1]}))
+            report(f"refining: {field.replace('_', ' ')} = {levels[index + 1]:g}")
+            candidate = trial(chosen.point.at(**{field: levels[index + 1]}))
             if candidate.error > target_error:
                 open_fields.remove(field)
             elif best is None or len(candidate.encoded.data) < len(best.encoded.data):
@@ -243,6 +363,37 @@ def refine(
         if best is None or len(best.encoded.data) >= len(chosen.encoded.data):
             return chosen
         chosen = best
+
+
+def trade(
+    chosen: _Trial,
+    fields: list[str],
+    trial: Callable[[Point], _Trial],
+    target_error: float,
+    report: Callable[[str], None],
+    levels_of: dict[str, tuple[float, ...]] = LEVELS,
+) -> _Trial | None:
+    """Step 5 of the search (module docs): a bit depth one level coarser for less pruning.
+    For each bit-depth field, that field one level coarser with the pruned fraction
+    stepped back one level at a time (at most ``TRADE_STEPS``) until the measured file is
+    within ``target_error``; the smallest such file if it is smaller than ``chosen``, else None."""
+    index = PRUNE_LEVELS.index(chosen.point.prune)
+    best = None
+    for field in fields:
+        levels = levels_of[field]
+        coarser = levels.index(chosen.point.level(field)) + 1
+        if field == PRUNE or coarser >= len(levels):
+            continue
+        for back in range(index - 1, max(-1, index - 1 - TRADE_STEPS), -1):
+            report(f"trading: {field.replace('_', ' ')} = {levels[coarser]:g}, prune = {PRUNE_LEVELS[back]:g}")
+            candidate = trial(chosen.point.at(**{field: levels[coarser], PRUNE: PRUNE_LEVELS[back]}))
+            if len(candidate.encoded.data) >= len(chosen.encoded.data):
+                break  # pruning less only adds bytes
+            if candidate.error <= target_error:
+                if best is None or len(candidate.encoded.data) < len(best.encoded.data):
+                    best = candidate
+                break
+    return best
 
 
 def with_quality(data: bytes, target_psnr: float, psnr: float, probe_record: dict) -> bytes:
@@ -263,7 +414,11 @@ def pooled_error(images: list[np.ndarray], reference: list[np.ndarray]) -> float
 
 
 def _finish(chosen: _Trial, probe: QualityProbe, target_psnr: float, reached: bool) -> TargetResult:
-    """The chosen file with its quality recorded in the encoder map."""
+    """The chosen file with its quality (and any pruning by contribution) recorded in the
+    encoder map."""
     psnr = pooled_psnr(chosen.error)
-    encoded = replace(chosen.encoded, data=with_quality(chosen.encoded.data, target_psnr, psnr, probe.record()))
-    return TargetResult(encoded, chosen.config, psnr, reached)
+    record = probe.record()
+    if chosen.point.prune > 0:
+        record["pruned_by_contribution"] = chosen.point.prune
+    encoded = replace(chosen.encoded, data=with_quality(chosen.encoded.data, target_psnr, psnr, record))
+    return TargetResult(encoded, chosen.config, psnr, reached, chosen.point.prune)
