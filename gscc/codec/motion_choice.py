@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,13 +64,11 @@ def with_motion_coded(splats: DynamicSplats, plane: str, moving: np.ndarray, tra
 
 
 def worst_psnr(renders: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
-    """The lowest PSNR (dB, data range 1) of ``renders`` against ``reference``, pairwise."""
-    worst = math.inf
-    for a, b in zip(renders, reference):
-        mse = float(np.mean((np.asarray(a, np.float64) - b) ** 2))
-        if mse > 0:
-            worst = min(worst, 10.0 * math.log10(1.0 / mse))
-    return worst
+    """The lowest PSNR (dB, data range 1; inf for identical images) of ``renders`` against
+    ``reference``, pairwise."""
+    from ..eval.metrics import psnr
+
+    return min((psnr(a, b) for a, b in zip(renders, reference)), default=math.inf)
 
 
 def motion_plane(splats: DynamicSplats) -> str | None:
@@ -109,7 +107,7 @@ def choose_motion(
     acceptable = [i for i, c in enumerate(scored) if c.worst_psnr >= config.motion_choice_psnr]
     if len(acceptable) > 1:
         for i in acceptable:
-            scored[i] = MotionCandidate(scored[i].transform, scored[i].bits, scored[i].worst_psnr, coded_size(configs[i]))
+            scored[i] = replace(scored[i], bytes=coded_size(configs[i]))
         best = min(acceptable, key=lambda i: (scored[i].bytes, i))
     elif acceptable:
         best = acceptable[0]
