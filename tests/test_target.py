@@ -33,7 +33,7 @@ def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -
     from dataclasses import replace
 
     from gscc.codec.config import EncodeConfig
-    from gscc.codec.target import Point, _Trial, refine
+    from gscc.codec.target import Point, Search, _Trial, refine
 
     tried = []
 
@@ -46,7 +46,7 @@ def test_refine_goes_coarser_while_the_measured_file_stays_within_the_target() -
 
     fields = ["position_bits", "scale_bits", "rotation_bits"]
     start = trial(Point(EncodeConfig(position_bits=14)))  # error 2.0
-    chosen = refine(start, fields, trial, 3.5, lambda stage: None)
+    chosen = refine(start, Search(fields, trial, 3.5))
     # round 1: positions 13 (error 3.0) and scales 7 (2.5) save as much, the first is kept;
     # rotations 7 (6.0) miss; round 2: positions 12 (4.0) miss, scales 7 (3.5) fit; round 3:
     # scales 6 (4.0) miss
@@ -61,7 +61,7 @@ def test_trade_gives_up_pruning_for_a_coarser_bit_depth_when_that_is_smaller() -
     fit only with pruning stepped back to 5 % (error 1.5 + 1.0); the trade keeps that file
     because it is smaller; scales 7 never fit."""
     from gscc.codec.config import EncodeConfig
-    from gscc.codec.target import PRUNE, Point, _Trial, trade
+    from gscc.codec.target import PRUNE, Point, Search, _Trial, trade
 
     def trial(point: Point) -> _Trial:
         config = point.config
@@ -71,10 +71,10 @@ def test_trade_gives_up_pruning_for_a_coarser_bit_depth_when_that_is_smaller() -
 
     fields = ["scale_bits", "rotation_bits", PRUNE]
     start = trial(Point(EncodeConfig(), 0.1))
-    traded = trade(start, fields, trial, 2.5, lambda stage: None)
+    traded = trade(start, Search(fields, trial, 2.5))
     assert traded.point.prune == 0.05 and traded.config.rotation_bits == 7 and traded.config.scale_bits == 8
     assert traded.error <= 2.5 and len(traded.encoded.data) < len(start.encoded.data)
-    assert trade(trial(Point(EncodeConfig(), 0.0)), fields, trial, 2.5, lambda stage: None) is None
+    assert trade(trial(Point(EncodeConfig(), 0.0)), Search(fields, trial, 2.5)) is None
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 
 import numpy as np
 
@@ -329,22 +330,31 @@ def encode_for_psnr(
             chosen = candidate
             break
         allowance *= SHRINK
-    chosen = refine(chosen, fields, trial, target_error, report, field_levels)
-    while PRUNE in fields and (traded := trade(chosen, fields, trial, target_error, report, field_levels)) is not None:
-        chosen = refine(traded, fields, trial, target_error, report, field_levels)
+    search = Search(fields, trial, target_error, report, field_levels)
+    chosen = refine(chosen, search)
+    while PRUNE in fields and (traded := trade(chosen, search)) is not None:
+        chosen = refine(traded, search)
     return _finish(chosen, probe, target_psnr, reached=True)
 
 
-def refine(
-    chosen: _Trial,
-    fields: list[str],
-    trial: Callable[[Point], _Trial],
-    target_error: float,
-    report: Callable[[str], None],
-    levels_of: dict[str, tuple[float, ...]] = LEVELS,
-) -> _Trial:
+@dataclass(frozen=True)
+class Search:
+    """What the refinement and trade steps share: the fields searched, how a point is
+    measured, the squared error a file may have, progress, and each field's levels."""
+
+    fields: list[str]
+    trial: Callable[[Point], _Trial]
+    target_error: float
+    report: Callable[[str], None] = lambda stage: None
+    levels_of: dict[str, tuple[float, ...]] = dataclass_field(default_factory=lambda: dict(LEVELS))
+
+
+def refine(chosen: _Trial, search: Search) -> _Trial:
     """Step 4 of the search (module docs): one level coarser per field (its levels in
-    ``levels_of``) while the measured file stays within ``target_error`` and gets smaller."""
+    ``search.levels_of``) while the measured file stays within ``search.target_error`` and
+    gets smaller."""
+    fields, trial, target_error, report, levels_of = (
+        search.fields, search.trial, search.target_error, search.report, search.levels_of)
     open_fields = list(fields)
     while True:
         best = None
@@ -365,18 +375,14 @@ def refine(
         chosen = best
 
 
-def trade(
-    chosen: _Trial,
-    fields: list[str],
-    trial: Callable[[Point], _Trial],
-    target_error: float,
-    report: Callable[[str], None],
-    levels_of: dict[str, tuple[float, ...]] = LEVELS,
-) -> _Trial | None:
+def trade(chosen: _Trial, search: Search) -> _Trial | None:
     """Step 5 of the search (module docs): a bit depth one level coarser for less pruning.
     For each bit-depth field, that field one level coarser with the pruned fraction
     stepped back one level at a time (at most ``TRADE_STEPS``) until the measured file is
-    within ``target_error``; the smallest such file if it is smaller than ``chosen``, else None."""
+    within ``search.target_error``; the smallest such file if it is smaller than
+    ``chosen``, else None."""
+    fields, trial, target_error, report, levels_of = (
+        search.fields, search.trial, search.target_error, search.report, search.levels_of)
     index = PRUNE_LEVELS.index(chosen.point.prune)
     best = None
     for field in fields:
