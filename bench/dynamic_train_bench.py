@@ -9,7 +9,7 @@ each dynamic representation, and a static 3DGS of the middle frame as the per-fr
 Runs (one after another, each a separate process; the table is read from metrics.json):
 
 - ``stg-sh``: ``gscc train SCENE -o OUT/stg-sh --frames 0:50`` (the cpu-fast dynamic preset:
-  stg with SH, STG density control, 320x180, GOF 50);
+  stg with SH colour at degree 0, STG density control, 320x180, GOF 50, 4,500 steps);
 - ``stg-features``: the same with ``--set colour=features`` (STG's features and MLP);
 - ``motion-basis``: ``--representation motion-basis``;
 - ``static-middle``: the static trainer (vanilla 3DGS with SH degree 1, the static cpu-fast
