@@ -536,6 +536,8 @@ def allocation_table(rows: list[dict[str, Any]]) -> Table:
     """Where the bytes go: bits per (input) splat of each attribute, SPZ's estimated."""
     table = Table(title="Bits per splat per attribute (SPZ: estimated)", title_justify="left")
     names = [a for a in ATTRIBUTE_ORDER if any(a in row[m]["attributes"] for row in rows for m in ("spz", "default"))]
+    # precision classes (format 1.6): the class plane (refinement bits count with their attribute)
+    names += ["classes"] if any("classes" in row.get("target", {}).get("attributes", {}) for row in rows) else []
     for header in ("file", "method", *names, "total"):
         table.add_column(header, justify="left" if header in ("file", "method") else "right")
     for row in rows:

@@ -28,8 +28,9 @@ from gscc.codec.decoder import decode_scene
 from gscc.codec.dynamic_config import DynamicEncodeConfig, dynamic_preset
 from gscc.codec.dynamic_decoder import decode_dynamic
 from gscc.codec.dynamic_encoder import encode_dynamic
-from gscc.codec.encoder import encode
+from gscc.codec.encoder import encode, encode_tracked
 from gscc.codec.quantize import forward_transform
+from gscc.codec.refinement import Classes, ShiftTable
 from gscc.container import unpack
 from gscc.io import load_splats
 from gscc.dynamic import DynamicScene, DynamicSplats, Segment
@@ -204,6 +205,17 @@ class Recipe:
     config: EncodeConfig
     distributions: Callable[[], dict] | None = None  # attribute -> learned source
     codings: dict | None = None  # attribute -> the coding the vector must keep (checked when made)
+    classes: Callable[[int], Classes] | None = None  # precision classes of the scene's N splats (format 1.6)
+
+
+def seeded_classes(count: int, tables: dict[str, tuple[tuple[int, ...], ...]], seed: int) -> Callable[[int], Classes]:
+    """Precision classes drawn per splat from a seeded generator (not from renders, so the
+    recipe is reproducible without torch), with the given shift tables."""
+    def make(n: int) -> Classes:
+        per_splat = np.random.default_rng(seed).integers(0, count, n)
+        return Classes(per_splat, count, {name: ShiftTable(rows) for name, rows in tables.items()})
+
+    return make
 
 
 RECIPES = [
@@ -276,6 +288,35 @@ RECIPES = [
                opacity_bits=6, color_bits=6)),
     Recipe("one-splat-interp", "format 1.5: ans-interp of a single splat (top grid only, no phase)",
            lambda: plant(1), fixed_default().with_overrides(coder="ans-interp")),
+    # format 1.6
+    Recipe("plant-classes", "format 1.6: precision classes, 4 classes (2-bit class plane), 12-bit positions "
+           "shifted 0-3 bits, scales 0-2, quats 0-3 but not the index channel, opacities 0/1/1/2, sh0 with "
+           "per-channel shifts (0-2, 0-1, none); 701 PLAS-sorted real splats (grid padding), auto coder",
+           lambda: plant(701), fixed_default().with_overrides(position_bits=12),
+           classes=seeded_classes(4, {
+               "means": tuple((c, c, c) for c in range(4)),
+               "scales": tuple((min(c, 2),) * 3 for c in range(4)),
+               "quats": tuple((c, c, c, 0) for c in range(4)),
+               "opacities": ((0,), (1,), (1,), (2,)),
+               "sh0": tuple((min(c, 2), min(c, 1), 0) for c in range(4)),
+           }, seed=14)),
+    Recipe("classes-sh1-ans", "format 1.6: 3 classes (a 2-bit class plane with no class 3), ANS, 16-bit "
+           "positions shifted up to 8 bits, per-coefficient SH degree 1 (9 channels) refined, opacities not; "
+           "300 random splats in a 15 x 20 grid (no padding cells)",
+           lambda: synthetic(300, 1, seed=15), preset("high").with_overrides(coder="ans", precision="fixed"),
+           classes=seeded_classes(3, {
+               "means": ((0, 0, 0), (4, 4, 4), (8, 8, 8)),
+               "shN": ((0,) * 9, (1,) * 9, tuple(range(2, 5)) * 3),
+               "scales": ((0, 0, 0), (0, 1, 2), (3, 3, 3)),
+           }, seed=16)),
+    Recipe("classes-png", "format 1.6: 2 classes (a 1-bit class plane), PNG only, unsorted, 8-bit attributes "
+           "with one shift each (quats 3 of 4 channels), pruning",
+           lambda: plant(333), fixed_default().with_overrides(coder="png", sort="none", opacity_threshold=0.05),
+           classes=seeded_classes(2, {
+               "quats": ((0, 0, 0, 0), (1, 2, 3, 0)),
+               "sh0": ((0, 0, 0), (2, 2, 2)),
+               "opacities": ((0,), (4,)),
+           }, seed=17)),
 ]
 
 # Vectors built by hand from integer planes (conformance/handmade.py), for paths the
@@ -471,7 +512,10 @@ def main() -> int:
             if not recipe.check(data):
                 raise SystemExit(f"{recipe.name}: the file does not take the path it is made for")
         else:
-            data = encode(recipe.scene(), recipe.config, recipe.distributions() if recipe.distributions else None)
+            scene = recipe.scene()
+            classes = recipe.classes(scene.count) if getattr(recipe, "classes", None) else None
+            data = encode_tracked(scene, recipe.config, recipe.distributions() if recipe.distributions else None,
+                                  classes=classes).data
         container = unpack(data)
         version = "%d.%d" % container.version
         kept = {name: a["coding"]["codec"] for name, a in container.header["attributes"].items() if a["codec"] == "scalar"}

@@ -448,6 +448,56 @@ def truncate_chunk(segment: int, attribute: str, keep: Callable[[bytes], bytes])
     return change
 
 
+
+# ---------------------------------------------------------------------------- precision classes (format 1.6)
+def refine_chunk(scene: Scene, attribute: str) -> int:
+    return scene.header["attributes"][attribute]["refine"]["chunk"]
+
+
+def recode_ans(scene: Scene, chunk: int, bits: int, change: Callable[[np.ndarray], object]) -> None:
+    """An `ans` channel chunk decoded, changed and coded again (still a valid ANS chunk)."""
+    from gscc.codec.ans import decode_channel, encode_channel
+
+    grid = scene.header["grid"]
+    plane = decode_channel(scene.chunks[chunk][1], grid["height"], grid["width"], bits)
+    change(plane)
+    scene.chunks[chunk][1] = encode_channel(plane, bits)
+
+
+def class_three(scene: Scene) -> None:
+    """classes-sh1-ans's class plane (3 classes, 2 bits) with its last cell at class 3."""
+    recode_ans(scene, scene.header["classes"]["coding"]["chunks"][0], 2, lambda p: p.__setitem__((-1, -1), 3))
+
+
+def coarse_overflow(scene: Scene) -> None:
+    """classes-sh1-ans's coarse x plane (16 bits, R = 8) with a value 256: beyond 2^(16 - 8)."""
+    recode_ans(scene, scene.header["attributes"]["means"]["coding"]["chunks"][0], 16, lambda p: p.__setitem__((0, 0), 256))
+
+
+def refine_padding_bit(scene: Scene) -> None:
+    """The first refinement chunk whose bits do not fill its last byte, with that byte's lowest bit set."""
+    for name, entry in scene.header["attributes"].items():
+        if "refine" not in entry:
+            continue
+        shifts = np.asarray(entry["refine"]["shifts"])
+        classes = class_plane(scene)
+        total = int((shifts.max(axis=0)[None, :] - shifts[classes]).sum())
+        if total % 8:
+            i = entry["refine"]["chunk"]
+            data = bytearray(scene.chunks[i][1])
+            data[-1] |= 1
+            scene.chunks[i][1] = bytes(data)
+            return
+    raise SystemExit("refine-padding-bit: every refinement fills its last byte")
+
+
+def class_plane(scene: Scene) -> np.ndarray:
+    from gscc.codec.decoder import precision_classes
+    from gscc.container import unpack as read
+
+    return precision_classes(read(scene.pack()), (scene.header["grid"]["height"], scene.header["grid"]["width"]))
+
+
 CASES = [
     # ------------------------------------------------------------------ container
     Case("short-file", "C1", "container", "a file of 12 bytes (shorter than the preamble)",
@@ -624,6 +674,46 @@ CASES = [
          replace_chunk("opacities", lambda c: c + b"\0", lambda: vector("plant-interp"))),
     Case("interp-in-1.4", "H10", "version", "an ans-interp coding in a file that declares 1.4 (plant-interp)",
          edited(lambda s: s.__setattr__("version", (1, 4)), lambda: vector("plant-interp"))),
+    # ------------------------------------------------------------------ precision classes (format 1.6)
+    Case("classes-in-1.5", "V2", "version", "plant-classes declared as 1.5",
+         edited(lambda s: s.__setattr__("version", (1, 5)), lambda: vector("plant-classes"))),
+    Case("classes-count-1", "H15", "header", "plant-classes with classes.count 1",
+         with_header(set_path("classes.count", 1), lambda: vector("plant-classes"))),
+    Case("classes-count-17", "H15", "header", "plant-classes with classes.count 17",
+         with_header(set_path("classes.count", 17), lambda: vector("plant-classes"))),
+    Case("classes-extra-key", "H1", "header", "plant-classes whose classes map has an extra key 'bits'",
+         with_header(set_path("classes.bits", 2), lambda: vector("plant-classes"))),
+    Case("refine-without-classes", "H15", "header", "plant-classes without its classes key (refined attributes remain)",
+         with_header(delete_path("classes"), lambda: vector("plant-classes"))),
+    Case("refine-extra-key", "H1", "header", "plant-classes whose means.refine has an extra key 'bits'",
+         with_header(set_path("attributes.means.refine.bits", 3), lambda: vector("plant-classes"))),
+    Case("refine-all-zero", "H15", "header", "plant-classes whose means shifts are all 0",
+         with_header(set_path("attributes.means.refine.shifts", [[0, 0, 0]] * 4), lambda: vector("plant-classes"))),
+    Case("refine-shift-over-limit", "H15", "header", "classes-sh1-ans whose means shift for class 2 is 9 (limit 8)",
+         with_header(set_path("attributes.means.refine.shifts.2", [9, 9, 9]), lambda: vector("classes-sh1-ans"))),
+    Case("refine-shift-over-depth", "H15", "header", "plant-classes whose opacities (8 bits) shift 8 for class 3 (limit B - 1 = 7)",
+         with_header(set_path("attributes.opacities.refine.shifts.3", [8]), lambda: vector("plant-classes"))),
+    Case("refine-row-count", "H15", "header", "plant-classes whose means shifts have 3 rows for 4 classes",
+         with_header(set_path("attributes.means.refine.shifts", [[0, 0, 0], [1, 1, 1], [2, 2, 2]]),
+                     lambda: vector("plant-classes"))),
+    Case("refine-row-width", "H15", "header", "plant-classes whose quats shift rows have 3 entries for 4 channels",
+         with_header(set_path("attributes.quats.refine.shifts", [[c, c, c] for c in range(4)]), lambda: vector("plant-classes"))),
+    Case("refine-chunk-type", "H11", "header", "plant-classes whose means.refine names a jxl chunk (its coding's)",
+         edited(lambda s: s.header["attributes"]["means"]["refine"].__setitem__(
+             "chunk", s.header["attributes"]["means"]["coding"]["chunks"][0]), lambda: vector("plant-classes"))),
+    Case("class-over-count", "P13", "payload", "classes-sh1-ans (3 classes) whose class plane has a cell of class 3",
+         edited(class_three, lambda: vector("classes-sh1-ans"))),
+    Case("coarse-over-range", "P13", "payload",
+         "classes-sh1-ans whose coarse x plane (16 bits, 8 refined) holds 256, beyond 2^8",
+         edited(coarse_overflow, lambda: vector("classes-sh1-ans"))),
+    Case("refine-chunk-short", "P13", "payload", "plant-classes whose means refinement chunk lacks its last byte",
+         edited(lambda s: s.chunks[refine_chunk(s, "means")].__setitem__(1, s.chunks[refine_chunk(s, "means")][1][:-1]),
+                lambda: vector("plant-classes"))),
+    Case("refine-chunk-long", "P13", "payload", "plant-classes whose means refinement chunk has a byte more",
+         edited(lambda s: s.chunks[refine_chunk(s, "means")].__setitem__(1, s.chunks[refine_chunk(s, "means")][1] + b"\0"),
+                lambda: vector("plant-classes"))),
+    Case("refine-padding-bit", "P13", "payload", "plant-classes with a padding bit set in a refinement chunk's last byte",
+         edited(refine_padding_bit, lambda: vector("plant-classes"))),
     # ------------------------------------------------------------------ limits
     Case("context-work-limit", "L1", "limit",
          "2^24 splats (4096 x 4096) whose sh0 is coded ans-context by a legal network of hidden width 64: "

@@ -132,7 +132,8 @@ def _size_table(summary: dict) -> Table:
             row["attribute"],
             row["codec"] + (f" K={row['codebook_size']}" if "codebook_size" in row else ""),
             row["coding"],
-            str(row["bits"]),
+            # refined in precision classes (format 1.6): the coarsest class's depth to the finest
+            f"{row['bits'] - row['refined_bits']}-{row['bits']}" if "refined_bits" in row else str(row["bits"]),
             f"{row['bytes']:,}",
             f"{row['bits_per_splat']:.2f}",
             f"{100 * row['share']:.1f}%",

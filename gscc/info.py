@@ -52,6 +52,9 @@ def attribute_rows(container: Container, entries: dict, extra: dict[str, tuple[s
                 "bits": entry["quant"]["bits"] if "quant" in entry else entry["codebook"]["quant"]["bits"],
                 "bytes": sum(len(container.chunks[i][1]) for _, coding in parts for i in coding["chunks"]),
             }
+            if "refine" in entry:  # precision classes (format 1.6): the refinement bits count too
+                row["bytes"] += len(container.chunks[entry["refine"]["chunk"]][1])
+                row["refined_bits"] = max(max(r) for r in entry["refine"]["shifts"])
             distributions = sorted({c["distribution"] for _, c in parts if isinstance(c.get("distribution"), str)})
             if distributions:
                 row["distribution"] = "+".join(distributions)
@@ -76,6 +79,12 @@ def _mlp_part(container: Container, entry: dict) -> dict[str, tuple[str, str, in
     return {"color_mlp": ("mlp", "weights", 32, len(container.chunks[entry["weights"]][1]))}
 
 
+def _classes_part(container: Container, entry: dict) -> dict[str, tuple[str, str, int, int]]:
+    """The class plane of a scene coded in precision classes (format 1.6)."""
+    size = sum(len(container.chunks[i][1]) for i in entry["coding"]["chunks"])
+    return {"classes": (f"{entry['count']} classes", entry["coding"]["codec"], max(1, (entry["count"] - 1).bit_length()), size)}
+
+
 def summarize(data: bytes) -> dict[str, Any]:
     """Describe a `.gsc` file. The file is decoded first, so a summary is only given for
     files the decoder accepts (FormatError otherwise)."""
@@ -86,7 +95,10 @@ def summarize(data: bytes) -> dict[str, Any]:
     header = container.header
     count, color = header["scene"]["count"], header["scene"].get("color", "sh")
     grid = (header["grid"]["height"], header["grid"]["width"])
-    attributes = attribute_rows(container, header["attributes"], _mlp_part(container, header["color_mlp"]) if color == "mlp" else {})
+    extra = _mlp_part(container, header["color_mlp"]) if color == "mlp" else {}
+    if "classes" in header:
+        extra.update(_classes_part(container, header["classes"]))
+    attributes = attribute_rows(container, header["attributes"], extra)
     return {
         "format_version": "%d.%d" % container.version,
         "scene": _plain(header["scene"]),

@@ -24,7 +24,7 @@ def test_manifest_covers_the_codec_paths() -> None:
     assert {"plant-png", "plant-ans", "sh3-vq-ans", "sh3-scalar-png", "one-splat"} <= names
     degrees = {entry["decoded"]["sh_degree"] for entry in MANIFEST}
     assert degrees == {0, 1, 2, 3}
-    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2", "1.4", "1.5"}
+    assert {entry["format_version"] for entry in MANIFEST} == {"1.0", "1.1", "1.2", "1.4", "1.5", "1.6"}
     assert {entry["format_version"] for entry in DYNAMIC} == {"1.3"}
     assert any(entry["decoded"].get("color") == "mlp" for entry in MANIFEST)
 
@@ -46,6 +46,34 @@ def test_vectors_code_planes_with_jpeg_xl() -> None:
                 seen.add(("vq labels", a["labels"]["bits"] > 8))
     assert {("bits", 16), ("bits", 8), ("bits", 6), ("images", 1), ("images", 3), ("vq labels", True)} <= seen
     assert {("group", 1, 3), ("group", 4, 3), ("group", 4, 4), ("group", 4, 9)} <= seen
+
+
+def test_vectors_cover_precision_classes() -> None:
+    """Format 1.6: 2, 3 and 4 classes (1- and 2-bit class planes, one with an unused class
+    value), class planes coded png, ans and the auto coder's choice, refined planes of 8,
+    12 and 16 bits, shifts up to the limit of 8, per-channel shift rows, channels that
+    no class shifts (smallest3's index), attributes left unrefined, and grids with and
+    without padding cells."""
+    from gscc.container import unpack
+
+    seen = set()
+    for entry in (e for e in MANIFEST if e["format_version"] == "1.6"):
+        header = unpack((ROOT / entry["file"]).read_bytes()).header
+        seen.add(("classes", header["classes"]["count"]))
+        seen.add(("class coding", header["classes"]["coding"]["codec"]))
+        seen.add(("padding", header["grid"]["padding"] is not None))
+        for a in header["attributes"].values():
+            if "refine" not in a:
+                seen.add("unrefined")
+                continue
+            rows = a["refine"]["shifts"]
+            seen.add(("bits", a["quant"]["bits"]))
+            seen.add(("max shift", max(max(r) for r in rows)))
+            seen.add(("per-channel rows", any(len(set(r)) > 1 for r in rows)))
+            seen.add(("unshifted channel", any(all(r[c] == 0 for r in rows) for c in range(len(rows[0])))))
+    assert {("classes", 2), ("classes", 3), ("classes", 4), ("class coding", "png"), ("class coding", "ans")} <= seen
+    assert {("bits", 8), ("bits", 12), ("bits", 16), ("max shift", 8), ("per-channel rows", True)} <= seen
+    assert {("unshifted channel", True), "unrefined", ("padding", True), ("padding", False)} <= seen
 
 
 def test_vectors_code_planes_with_ans_interp() -> None:

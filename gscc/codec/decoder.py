@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..color_mlp import MAX_LAYERS, MAX_WIDTH, ColorMLP
-from ..container import DYNAMIC_VERSION, FEATURES_VERSION, Container, unpack, unpack_weights
+from ..container import DYNAMIC_VERSION, FEATURES_VERSION, REFINE_VERSION, Container, unpack, unpack_weights
 from ..errors import FormatError, HeaderError, LimitError, NonFiniteError, PayloadError, VersionError
 from ..splats import GEOMETRY, MAX_BAKE_DIRECTIONS, MAX_SH_DEGREE, FeatureSplats, SplatSet, num_sh_rest
 from .attributes import splats_from_arrays
@@ -21,6 +21,7 @@ from .header_fields import check_keys, int_field
 from .learned import Context, DecodedPlane, decode_learned, is_learned
 from .lossless import decode_plane
 from .quantize import TRANSFORMS, QuantParams, dequantize, inverse_transform
+from .refinement import MAX_CLASSES, ShiftTable, class_bits, join
 from .threads import default_workers
 from .vq import decode_vq
 
@@ -102,6 +103,35 @@ def valid_cells(container: Container, count: int) -> tuple[tuple[int, int], np.n
     return (height, width), np.flatnonzero(keep)
 
 
+def precision_classes(container: Container, grid: tuple[int, int]) -> np.ndarray | None:
+    """(H*W,) the precision class of every cell (format 1.6, spec/codecs.md), or None
+    when the header has no ``classes`` entry."""
+    entry = container.header.get("classes")
+    if entry is None:
+        return None
+    if container.version < REFINE_VERSION:
+        raise VersionError("precision classes need format %d.%d or later; the file declares %d.%d"
+                           % (*REFINE_VERSION, *container.version))
+    check_keys(entry, "classes", ("count", "coding"))
+    count = int_field(entry, "count", 2, MAX_CLASSES, what="classes")
+    plane = decode_plane(container, entry["coding"], (grid[0], grid[1], 1), class_bits(count)).reshape(-1)
+    if plane.size and int(plane.max()) >= count:
+        raise PayloadError(f"the class plane holds class {int(plane.max())}; the file has {count} classes")
+    return plane.astype(np.int64)
+
+
+def refined_plane(
+    container: Container, entry: object, coarse: np.ndarray, quant: QuantParams, cell_class: np.ndarray | None, name: str,
+) -> np.ndarray:
+    """An attribute's plane rebuilt from its coarse plane and its ``refine`` entry."""
+    if cell_class is None:
+        raise HeaderError(f"attribute {name} is refined, but the file has no precision classes")
+    check_keys(entry, f"attribute {name} refine", ("shifts", "chunk"))
+    classes = int(container.header["classes"]["count"])
+    table = ShiftTable.from_header(entry["shifts"], classes, coarse.shape[2], quant.bits)
+    return join(coarse, container.chunk(entry["chunk"], "raw"), cell_class, table, quant.bits)
+
+
 def decode_attribute(
     container: Container,
     entry: object,
@@ -109,10 +139,12 @@ def decode_attribute(
     channels: int,
     context: Context | None = None,
     name: str = "",
+    cell_class: np.ndarray | None = None,
 ) -> np.ndarray:
     """(H*W, channels) float64 values of one attribute, inverse-transformed. ``context``
     holds the scalar attributes decoded before it (a learned coding may read them); a
-    scalar attribute is added to it under ``name``."""
+    scalar attribute is added to it under ``name``. ``cell_class``: the file's precision
+    classes (:func:`precision_classes`), for a refined attribute."""
     if not isinstance(entry, dict):
         raise HeaderError(f"attribute {name} entry is not a map")
     codec = entry.get("codec")
@@ -123,7 +155,7 @@ def decode_attribute(
         return decode_vq(container, entry, grid, channels)
     if codec != "scalar":
         raise HeaderError(f"unknown attribute codec {codec!r}")
-    check_keys(entry, f"attribute {name}", ("codec", "transform", "quant", "coding"))
+    check_keys(entry, f"attribute {name}", ("codec", "transform", "quant", "coding"), ("refine",))
     transform = entry["transform"]
     if not isinstance(transform, str) or transform not in TRANSFORMS:
         raise HeaderError(f"unknown transform {transform!r}")
@@ -132,9 +164,13 @@ def decode_attribute(
     quant = QuantParams.from_header(entry["quant"], channels)
     coding, shape = entry["coding"], (grid[0], grid[1], channels)
     if is_learned(coding):
+        if "refine" in entry:
+            raise HeaderError(f"attribute {name} has a learned coding; only empirical codings are refined")
         plane = decode_learned(container, coding, shape, quant, {} if context is None else context)
     else:
         plane = decode_plane(container, coding, shape, quant.bits)
+        if "refine" in entry:
+            plane = refined_plane(container, entry["refine"], plane, quant, cell_class, name)
     if context is not None:
         context[name] = DecodedPlane(plane, quant, transform)
     return inverse_transform(transform, dequantize(plane.reshape(-1, channels), quant))
@@ -186,10 +222,11 @@ def decode_container(
     for name in channels:
         if name not in entries:
             raise HeaderError(f"header lacks attribute {name!r}")
+    cell_class = precision_classes(container, grid)
 
     def attribute(name: str) -> np.ndarray:
         with np.errstate(all="ignore"):
-            values = decode_attribute(container, entries[name], grid, channels[name], context, name)
+            values = decode_attribute(container, entries[name], grid, channels[name], context, name, cell_class)
             return finite_float32(values, name)[cells]
 
     # Without learned codings no plane reads another (means first otherwise: later codings

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..container import FEATURES_VERSION, LEARNED_VERSION, VERSION, Container, pack, pack_weights
+from ..container import FEATURES_VERSION, LEARNED_VERSION, REFINE_VERSION, VERSION, Container, pack, pack_weights
 from ..splats import FeatureSplats, SplatSet
 from .attributes import ATTRIBUTES, attribute_arrays
 from .config import EncodeConfig
@@ -20,6 +20,7 @@ from .lossless import (AUTO_CANDIDATES, CODERS, MOTION_AUTO_CANDIDATES, REPORTED
 from .precision import adaptive_bits, color_bits, jxl_cost
 from .prune import keep_mask
 from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
+from .refinement import Classes, ShiftTable, class_bits, quantize_shifted, split
 from .threads import default_workers
 from .vq import VqConfig, encode_vq
 
@@ -128,6 +129,32 @@ def choose_coding(
 
 
 @dataclass(frozen=True)
+class RefinedCoding:
+    """A plane coded in precision classes (gscc.codec.refinement): its coarse plane's
+    coding and the refinement payload."""
+
+    coding: PlaneCoding
+    table: ShiftTable
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        return self.coding.size + len(self.payload)
+
+
+def choose_refined_coding(
+    values: np.ndarray, shape: tuple[int, int], depth: int, config: EncodeConfig, cell_class: np.ndarray,
+    table: ShiftTable, auto: tuple[str, ...] = AUTO_CANDIDATES,
+) -> tuple[QuantParams, np.ndarray, RefinedCoding]:
+    """The quantizer, integer plane and coding of ``values`` (one per grid cell) with each
+    cell's value a multiple of its class's ``2**shift`` (the lattice quantizer's levels)."""
+    quant = fit_lattice_quantizer(values, depth)
+    plane = quantize_shifted(values, quant, table.per_cell(cell_class)).reshape(shape[0], shape[1], -1)
+    coarse, payload = split(plane, cell_class, table)
+    return quant, plane, RefinedCoding(code_plane(coarse, quant.bits, config.coder, auto), table, payload)
+
+
+@dataclass(frozen=True)
 class ExtraPlane:
     """An attribute coded beside a scene's static ones (a dynamic scene's motion): its
     (N, C) values, transform and bit depth; ``coded`` (N,) bool, when given, marks the
@@ -174,6 +201,7 @@ def code_scene(
     grid: tuple[tuple[int, int], np.ndarray] | None = None,
     sizes: dict | None = None,
     workers: int | None = None,
+    classes: Classes | None = None,
 ) -> CodedScene:
     """Sort ``splats`` (and the ``extra`` planes) into one grid and add every plane to
     ``container``: the static scene's attributes in ATTRIBUTES order, then ``extra``.
@@ -183,7 +211,8 @@ def code_scene(
     again (the bytes are the same either way). ``sizes``, when given, receives per
     scalar-coded attribute the bytes of its candidate codings (see :func:`choose_coding`).
     ``workers``: threads coding planes (default gscc.codec.threads.default_workers(); the bytes are the
-    same for any number)."""
+    same for any number). ``classes``: each splat's precision class and the shift tables
+    of the attributes coded in classes (gscc.codec.refinement; format 1.6)."""
     progress = progress or (lambda stage: None)
     n = splats.count
     arrays = attribute_arrays(splats)
@@ -206,6 +235,9 @@ def code_scene(
     padding = np.flatnonzero(order >= n).astype("<u4")
 
     padding_chunk = container.add_chunk("raw", padding.tobytes()) if len(padding) else None
+    if classes is not None:
+        class_plane = classes.per_splat[source].astype(np.uint16).reshape(shape[0], shape[1], 1)
+        class_coding = code_plane(class_plane, class_bits(classes.count), config.coder).add_to(container)
     entries: dict[str, dict] = {}
     context: Context = {}  # what a learned coding may read: the attributes coded before it
     learned = False
@@ -224,10 +256,18 @@ def code_scene(
     candidates = {name: None if sizes is None else sizes.setdefault(name, {}) for name in names if name not in vq_planes}
     extra_names = {plane.name for plane in extra}
 
-    def scalar(name: str) -> tuple[QuantParams, np.ndarray, PlaneCoding]:
+    tables = {} if classes is None else classes.tables
+    uncodable = sorted(set(tables) - (set(candidates) - set(distributions) - set(masks)))
+    if uncodable:
+        raise ValueError(f"precision classes for {', '.join(uncodable)}, which this encode does not code as a scalar plane")
+    cell_class = None if classes is None else classes.per_splat[source].astype(np.int64)
+
+    def scalar(name: str) -> tuple[QuantParams, np.ndarray, PlaneCoding | RefinedCoding]:
         # cells: every splat (uncoded ones of a masked plane: none) once, padding repeats
         cells = fill_uncoded(order, n, masks[name]) if name in masks else source
         values, depth = prepared[name][cells], depths[name]
+        if name in tables:
+            return choose_refined_coding(values, shape, depth, config, cell_class, tables[name])
         if adaptive and name == "sh0":
             depth = color_bits(values, shape, depth, jxl_cost)
         auto = MOTION_AUTO_CANDIDATES if name in extra_names else AUTO_CANDIDATES
@@ -245,6 +285,8 @@ def code_scene(
                 entries[name] = encode_vq(container, prepared[name][source], shape, vq_planes[name], config.coder)
                 continue
             quant, plane, coding = independent[name].result() if name in independent else scalar(name)
+            refined = coding if isinstance(coding, RefinedCoding) else None
+            coding = coding.coding if refined else coding
             learned |= coding.entry["codec"] not in CODERS
             entries[name] = {
                 "codec": "scalar",
@@ -252,6 +294,9 @@ def code_scene(
                 "quant": quant.to_header(),
                 "coding": coding.add_to(container),
             }
+            if refined:
+                entries[name]["refine"] = {"shifts": refined.table.to_header(),
+                                           "chunk": container.add_chunk("raw", refined.payload)}
             context[name] = DecodedPlane(plane, quant, transforms[name])
     scene = {"kind": "static", "count": n, "sh_degree": splats.sh_degree}
     header: dict = {"scene": scene}
@@ -263,6 +308,9 @@ def code_scene(
     if learned:
         version = max(version, LEARNED_VERSION)
     header["grid"] = {"height": shape[0], "width": shape[1], "padding": padding_chunk}
+    if classes is not None:
+        header["classes"] = {"count": classes.count, "coding": class_coding}
+        version = max(version, REFINE_VERSION)
     header["attributes"] = entries
     return CodedScene(header, order, source, version)
 
@@ -276,10 +324,12 @@ def encode_tracked(
     sizes: dict | None = None,
     workers: int | None = None,
     drop: np.ndarray | None = None,
+    classes: Classes | None = None,
 ) -> Encoded:
     """Like :func:`encode`, also telling where each decoded splat came from (``grid``,
     ``sizes``, ``workers``: see :func:`code_scene`). ``drop``: (N,) bool, input splats pruned
-    besides those ``config.prune`` drops (pruning by contribution: gscc.codec.target)."""
+    besides those ``config.prune`` drops (pruning by contribution: gscc.codec.target).
+    ``classes``: precision classes of the input splats (see :func:`code_scene`)."""
     input_count = splats.count
     keep = keep_mask(splats, config.prune)
     if drop is not None and not (keep & ~drop).any():
@@ -288,8 +338,10 @@ def encode_tracked(
     splats = splats.subset(kept) if len(kept) < input_count else splats
     n = splats.count
     container = Container(header={})
+    if classes is not None and len(kept) < input_count:
+        classes = classes.subset(kept)
     coded = code_scene(container, splats, config, dict(distributions or {}), progress=progress, grid=grid, sizes=sizes,
-                       workers=workers)
+                       workers=workers, classes=classes)
     container.version = max(coded.version, required_version(container))
     container.header = {
         **coded.header,

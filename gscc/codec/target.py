@@ -25,7 +25,13 @@ error):
    the target is not tried again), until no coarser level fits or saves bytes;
 5. with pruning (below): trades a bit depth one level coarser for less pruning, each
    field in turn, and refines again from the smallest file that trade finds within the
-   target, until no trade saves bytes (the additive estimate cannot see such swaps).
+   target, until no trade saves bytes (the additive estimate cannot see such swaps);
+6. with precision classes (gscc.codec.refinement, gscc.codec.sensitivity; format 1.6):
+   splats that renders hardly see get coarser steps. From the point kept and from the
+   same point one bit depth finer in every field, a bisection finds the most the classes
+   may add -- their predicted extra error, a fraction of what the target leaves -- with
+   the measured file still within the target; the smallest file of all is kept, and
+   refined again (step 4, the classes' predicted error held).
 
 Besides the bit depths the search has one more field, ``prune``: the fraction of the
 splats (``PRUNE_LEVELS``) pruned by contribution, least estimated render error first,
@@ -82,6 +88,11 @@ PROBE_BACKEND = "taichi"
 # first, summed over many views: gscc.codec.static_contribution), weakest first
 PRUNE = "prune"
 PRUNE_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3)
+# precision classes (step 6): the predicted extra error they may add, as a fraction of what
+# the target leaves the point they start from; a bisection over its logarithm
+CLASSES = "classes"
+CLASS_RANGE = (0.05, 4.0)  # predictions run about 2-5x low on plant (bench/README.md)
+CLASS_TRIALS = 8
 LEVELS: dict[str, tuple[float, ...]] = {**BIT_LEVELS, PRUNE: PRUNE_LEVELS}
 SHRINK = 0.6  # the error allowance after a combination missed the target
 MAX_ROUNDS = 6
@@ -148,19 +159,22 @@ class TargetResult:
 
 @dataclass(frozen=True)
 class Point:
-    """One setting of the search's fields: the config's bit depths and the fraction of
-    splats pruned by contribution (field ``PRUNE``)."""
+    """One setting of the search's fields: the config's bit depths, the fraction of
+    splats pruned by contribution (field ``PRUNE``) and the predicted extra squared error
+    precision classes may add (0: none; gscc.codec.sensitivity)."""
 
     config: EncodeConfig
     prune: float = 0.0
+    classes: float = 0.0
 
     def level(self, field: str) -> float:
         return self.prune if field == PRUNE else getattr(self.config, field)
 
     def at(self, **levels: float) -> "Point":
         """This point with the given fields at the given levels."""
-        bits = {f: int(v) for f, v in levels.items() if f != PRUNE}
-        return Point(replace(self.config, **bits) if bits else self.config, levels.get(PRUNE, self.prune))
+        bits = {f: int(v) for f, v in levels.items() if f not in (PRUNE, CLASSES)}
+        return Point(replace(self.config, **bits) if bits else self.config, levels.get(PRUNE, self.prune),
+                     levels.get(CLASSES, self.classes))
 
 
 @dataclass
@@ -265,11 +279,12 @@ def encode_for_psnr(
     probe: QualityProbe | None = None,
     progress: Callable[[str], None] | None = None,
     prune: bool = True,
+    classes: bool = True,
 ) -> TargetResult:
     """Encode ``splats`` with ``config``'s settings but the bit depths (and, with
-    ``prune``, the fraction of splats pruned by contribution) chosen to reach
-    ``target_psnr`` (dB, renders of the decoded file against renders of ``splats``) at the
-    fewest bytes; see the module docs."""
+    ``prune``, the fraction of splats pruned by contribution; with ``classes``, precision
+    classes: format 1.6) chosen to reach ``target_psnr`` (dB, renders of the decoded file
+    against renders of ``splats``) at the fewest bytes; see the module docs."""
     if not math.isfinite(target_psnr) or target_psnr <= 0:
         raise ValueError(f"target PSNR must be a positive number of dB, got {target_psnr}")
     report = progress or (lambda stage: None)
@@ -295,6 +310,18 @@ def encode_for_psnr(
         return mask
 
     measured: dict[Point, _Trial] = {}
+    planner: list = []  # the precision classes' planner (sensitivities rendered once)
+
+    def planned(point: Point):
+        if point.classes <= 0:
+            return None
+        from .sensitivity import ClassPlanner, coded_bits
+
+        if not planner:
+            report("measuring how much renders care about each splat")
+            planner.append(ClassPlanner(splats, config, probe.size))
+        uniform = trial(replace(point, classes=0.0))  # what each attribute costs at these depths
+        return planner[0].plan(point.config, point.classes, coded_bits(uniform.encoded.data))
 
     def trial(point: Point) -> _Trial:
         if point not in measured:
@@ -303,7 +330,8 @@ def encode_for_psnr(
             else:
                 if point.prune not in grids:
                     report(f"sorting without {point.prune:.0%} of the splats")
-                encoded = encode_tracked(splats, point.config, grid=grids.get(point.prune), drop=dropped(point.prune))
+                encoded = encode_tracked(splats, point.config, grid=grids.get(point.prune), drop=dropped(point.prune),
+                                         classes=planned(point))
                 grids.setdefault(point.prune, encoded.grid)
             measured[point] = _Trial(point, encoded, probe.squared_error(decode_scene(encoded.data)))
         return measured[point]
@@ -334,6 +362,10 @@ def encode_for_psnr(
     chosen = refine(chosen, search)
     while PRUNE in fields and (traded := trade(chosen, search)) is not None:
         chosen = refine(traded, search)
+    if classes and isinstance(splats, SplatSet) and splats.count > 1:
+        chosen = with_classes(chosen, search)
+        if chosen.point.classes > 0:  # the classes' error held, each field coarser again
+            chosen = refine(chosen, search)
     return _finish(chosen, probe, target_psnr, reached=True)
 
 
@@ -402,6 +434,41 @@ def trade(chosen: _Trial, search: Search) -> _Trial | None:
     return best
 
 
+def finer(point: Point, fields: list[str]) -> Point:
+    """``point`` with every bit-depth field one level finer (where there is one)."""
+    levels = {}
+    for field in fields:
+        if field in BIT_LEVELS:
+            index = BIT_LEVELS[field].index(point.level(field))
+            levels[field] = BIT_LEVELS[field][max(0, index - 1)]
+    return point.at(**levels)
+
+
+def with_classes(chosen: _Trial, search: Search) -> _Trial:
+    """Step 6 of the search (module docs): precision classes from ``chosen``'s bit depths
+    and from one level finer in every field, each with the largest predicted extra error
+    (a bisection over ``CLASS_RANGE`` times what the target leaves that start) whose
+    measured file stays within the target; the smallest file found, or ``chosen``."""
+    best = chosen
+    for start in dict.fromkeys([chosen.point, finer(chosen.point, search.fields)]):
+        origin = search.trial(start)
+        room = search.target_error - origin.error
+        if room <= 0:
+            continue
+        low, high = math.log(CLASS_RANGE[0]), math.log(CLASS_RANGE[1])
+        for _ in range(CLASS_TRIALS):
+            middle = (low + high) / 2
+            search.report(f"precision classes: {math.exp(middle):.2f} of the room")
+            candidate = search.trial(start.at(**{CLASSES: room * math.exp(middle)}))
+            if candidate.error <= search.target_error:
+                low = middle
+                if len(candidate.encoded.data) < len(best.encoded.data):
+                    best = candidate
+            else:
+                high = middle
+    return best
+
+
 def with_quality(data: bytes, target_psnr: float, psnr: float, probe_record: dict) -> bytes:
     """``data`` (a `.gsc` file) with the quality an encode to ``target_psnr`` reached
     recorded in its encoder map (informative: spec/container.md)."""
@@ -426,5 +493,7 @@ def _finish(chosen: _Trial, probe: QualityProbe, target_psnr: float, reached: bo
     record = probe.record()
     if chosen.point.prune > 0:
         record["pruned_by_contribution"] = chosen.point.prune
+    if chosen.point.classes > 0:
+        record["precision_classes"] = chosen.point.classes
     encoded = replace(chosen.encoded, data=with_quality(chosen.encoded.data, target_psnr, psnr, record))
     return TargetResult(encoded, chosen.config, psnr, reached, chosen.point.prune)

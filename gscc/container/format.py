@@ -34,6 +34,7 @@ LEARNED_VERSION = (1, 2)  # ...or learned-distribution coding (spec/codecs.md)
 DYNAMIC_VERSION = (1, 3)  # dynamic scenes (spec/dynamic.md)
 JXL_VERSION = (1, 4)  # ...or JPEG XL lossless planes (spec/codecs.md)
 INTERP_VERSION = (1, 5)  # ...or ans-interp planes (context-modelled interpolation, spec/codecs.md)
+REFINE_VERSION = (1, 6)  # ...or precision classes (planes refined per splat, spec/codecs.md)
 PREAMBLE = struct.Struct("<8sHHII")
 CHUNK_TYPES = ("png", "ans", "raw", "weights", "ans-table", "jxl", "ans-interp")
 MAX_HEADER_BYTES = 16 << 20
