@@ -120,7 +120,7 @@ def sensitivities(
 
 def coded_bits(data: bytes) -> dict[str, float]:
     """Bits per coded value of every scalar attribute of a `.gsc` file (its coding's chunks
-    over cells x channels)."""
+    over cells x channels; for smallest3 over the three components)."""
     from ..container import unpack
 
     container = unpack(data)
@@ -130,7 +130,9 @@ def coded_bits(data: bytes) -> dict[str, float]:
     for name, entry in container.header["attributes"].items():
         if entry["codec"] == "scalar":
             size = sum(len(container.chunks[i][1]) for i in entry["coding"]["chunks"])
-            out[name] = 8.0 * size / (cells * len(entry["quant"]["lo"]))
+            # smallest3's index channel (2 bits at most, usually about 1.5) is not shifted
+            channels = len(entry["quant"]["lo"]) - (entry["transform"] == "smallest3")
+            out[name] = 8.0 * size / (cells * channels)
     return out
 
 
