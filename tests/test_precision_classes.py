@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import fast_config
+from test_robustness import gscc_cli  # noqa: F401  (fixture)
 from gscc.codec.decoder import decode, decode_scene
 from gscc.codec.encoder import encode_tracked
 from gscc.codec.quantize import QuantParams, quantize
@@ -221,3 +222,25 @@ def test_the_search_codes_hidden_splats_coarser_and_records_it(scene) -> None:
     quality = summarize(with_classes.encoded.data)["encoder"]["quality"]
     assert quality["precision_classes"] > 0
     assert "precision_classes" not in summarize(without.encoded.data)["encoder"]["quality"]
+
+
+def test_info_shows_the_class_plane_and_each_refined_depth(gscc_cli) -> None:
+    """`gscc info` on the plant-classes vector: a row for the class plane, the refinement
+    bits counted with their attribute, each refined attribute's depths coarsest to finest."""
+    from pathlib import Path
+
+    from gscc.info import summarize
+
+    path = Path(__file__).resolve().parents[1] / "conformance" / "vectors" / "plant-classes.gsc"
+    data = path.read_bytes()
+    rows = {row["attribute"]: row for row in summarize(data)["attributes"]}
+    container = unpack(data)
+    classes = container.header["classes"]
+    assert rows["classes"]["bytes"] == sum(len(container.chunks[i][1]) for i in classes["coding"]["chunks"])
+    means = container.header["attributes"]["means"]
+    refined = len(container.chunks[means["refine"]["chunk"]][1])
+    assert rows["means"]["bytes"] == refined + sum(len(container.chunks[i][1]) for i in means["coding"]["chunks"])
+    assert sum(row["bytes"] for row in rows.values()) + summarize(data)["overhead"]["bytes"] == len(data)
+    shown = gscc_cli("info", path)
+    assert shown.code == 0, shown.stderr
+    assert "classes" in shown.stdout and "9-12" in shown.stdout  # 12-bit means, shifted up to 3 bits
