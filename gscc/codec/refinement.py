@@ -129,16 +129,16 @@ def join(coarse: np.ndarray, payload: bytes, cell_class: np.ndarray, table: Shif
         raise PayloadError("refinement chunk's padding bits are not zero")
     out = q << refined
     at = 0
+    last = max(len(stream) - 1, 0)
     for ch in np.flatnonzero(refined):
-        r = int(refined[ch])
-        width_bits = widths[:, ch]
-        used = int(width_bits.sum())
-        j = np.arange(r)
-        keep = j[None, :] < width_bits[:, None]
-        matrix = np.zeros((len(q), r), np.int64)
-        matrix[keep] = stream[at:at + used]
-        at += used
-        low = (matrix << np.maximum(width_bits[:, None] - 1 - j[None, :], 0) * keep).sum(axis=1)
+        width_bits = widths[:, ch].astype(np.int32)
+        start = at + np.cumsum(width_bits, dtype=np.int64) - width_bits  # each cell's first bit
+        at += int(width_bits.sum())
+        low = np.zeros(len(q), np.int64)
+        for j in range(int(refined[ch])):  # most significant first: bit j of the cells that have it
+            has = width_bits > j
+            bit = stream[np.minimum(start + j, last)] if len(stream) else np.zeros(len(q), np.uint8)
+            low = np.where(has, (low << 1) | bit, low)
         out[:, ch] |= low << shift[:, ch]
     return out.reshape(height, width, channels).astype(np.uint16)
 
