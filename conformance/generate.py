@@ -28,7 +28,7 @@ from gscc.codec.decoder import decode_scene
 from gscc.codec.dynamic_config import DynamicEncodeConfig, dynamic_preset
 from gscc.codec.dynamic_decoder import decode_dynamic
 from gscc.codec.dynamic_encoder import encode_dynamic
-from gscc.codec.encoder import encode, encode_tracked
+from gscc.codec.encoder import encode_tracked
 from gscc.codec.quantize import forward_transform
 from gscc.codec.refinement import Classes, ShiftTable
 from gscc.container import unpack

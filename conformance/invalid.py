@@ -476,11 +476,11 @@ def coarse_overflow(scene: Scene) -> None:
 
 def refine_padding_bit(scene: Scene) -> None:
     """The first refinement chunk whose bits do not fill its last byte, with that byte's lowest bit set."""
+    classes = class_plane(scene)
     for name, entry in scene.header["attributes"].items():
         if "refine" not in entry:
             continue
         shifts = np.asarray(entry["refine"]["shifts"])
-        classes = class_plane(scene)
         total = int((shifts.max(axis=0)[None, :] - shifts[classes]).sum())
         if total % 8:
             i = entry["refine"]["chunk"]

@@ -13,7 +13,7 @@ from test_robustness import gscc_cli  # noqa: F401  (fixture)
 from gscc.codec.decoder import decode, decode_scene
 from gscc.codec.encoder import encode_tracked
 from gscc.codec.quantize import QuantParams, quantize
-from gscc.codec.refinement import Classes, ShiftTable, join, quantize_shifted, split
+from gscc.codec.refinement import Classes, ShiftTable, join, split
 from gscc.container import REFINE_VERSION, pack, unpack
 from gscc.errors import FormatError, HeaderError, PayloadError, VersionError
 
@@ -74,12 +74,12 @@ def test_shift_tables_from_the_header_are_checked() -> None:
             ShiftTable.from_header(bad, 2, 2, 8)
 
 
-def test_quantize_shifted_takes_the_nearest_multiple_of_the_coarser_step() -> None:
+def test_quantize_with_a_shift_takes_the_nearest_multiple_of_the_coarser_step() -> None:
     params = QuantParams(4, (0.0,), (1.0,))
     y = np.array([[0.4], [1.6], [5.0], [6.1], [14.6], [15.0]])
-    assert quantize_shifted(y, params, np.zeros((6, 1), np.int64)).ravel().tolist() == quantize(y, params).ravel().tolist()
-    assert quantize_shifted(y, params, np.full((6, 1), 2)).ravel().tolist() == [0, 0, 4, 8, 12, 12]  # 15 -> 12: top
-    assert quantize_shifted(y, params, np.full((6, 1), 3)).ravel().tolist() == [0, 0, 8, 8, 8, 8]
+    assert quantize(y, params, np.zeros((6, 1), np.int64)).ravel().tolist() == quantize(y, params).ravel().tolist()
+    assert quantize(y, params, np.full((6, 1), 2)).ravel().tolist() == [0, 0, 4, 8, 12, 12]  # 15 -> 12: top
+    assert quantize(y, params, np.full((6, 1), 3)).ravel().tolist() == [0, 0, 8, 8, 8, 8]
 
 
 def classes_for(scene, seed: int = 0) -> Classes:

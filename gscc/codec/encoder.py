@@ -20,7 +20,7 @@ from .lossless import (AUTO_CANDIDATES, CODERS, MOTION_AUTO_CANDIDATES, REPORTED
 from .precision import adaptive_bits, color_bits, jxl_cost
 from .prune import keep_mask
 from .quantize import QuantParams, fit_lattice_quantizer, fit_quantizer, forward_transform, quantize
-from .refinement import Classes, ShiftTable, class_bits, quantize_shifted, split
+from .refinement import Classes, ShiftTable, class_bits, split
 from .threads import default_workers
 from .vq import VqConfig, encode_vq
 
@@ -69,6 +69,20 @@ def encoder_input(name: str, transform: str, values: np.ndarray) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     return np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), np.array([1.0, 0.0, 0.0, 0.0]))
+
+
+def prepared_attributes(arrays: dict[str, np.ndarray], config: EncodeConfig
+                        ) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """Each attribute of ``arrays`` (gscc.codec.attributes.attribute_arrays) in ATTRIBUTES
+    order: its transform (the config's override, else its default) and its (N, C) values
+    after it -- what the encoder quantizes."""
+    coded = [a for a in ATTRIBUTES if a.name in arrays]
+    transforms = {a.name: config.transform_for(a.name, a.transform) for a in coded}
+    prepared = {
+        a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
+        for a in coded
+    }
+    return transforms, prepared
 
 
 @dataclass(frozen=True)
@@ -137,10 +151,6 @@ class RefinedCoding:
     table: ShiftTable
     payload: bytes
 
-    @property
-    def size(self) -> int:
-        return self.coding.size + len(self.payload)
-
 
 def choose_refined_coding(
     values: np.ndarray, shape: tuple[int, int], depth: int, config: EncodeConfig, cell_class: np.ndarray,
@@ -149,7 +159,7 @@ def choose_refined_coding(
     """The quantizer, integer plane and coding of ``values`` (one per grid cell) with each
     cell's value a multiple of its class's ``2**shift`` (the lattice quantizer's levels)."""
     quant = fit_lattice_quantizer(values, depth)
-    plane = quantize_shifted(values, quant, table.per_cell(cell_class)).reshape(shape[0], shape[1], -1)
+    plane = quantize(values, quant, table.per_cell(cell_class)).reshape(shape[0], shape[1], -1)
     coarse, payload = split(plane, cell_class, table)
     return quant, plane, RefinedCoding(code_plane(coarse, quant.bits, config.coder, auto), table, payload)
 
@@ -220,11 +230,7 @@ def code_scene(
     unknown = sorted(set(distributions) - set(arrays) - {e.name for e in extra})
     if unknown:
         raise ValueError(f"distributions given for {', '.join(unknown)}, which this scene does not code")
-    transforms = {a.name: config.transform_for(a.name, a.transform) for a in coded}
-    prepared = {
-        a.name: forward_transform(transforms[a.name], encoder_input(a.name, transforms[a.name], arrays[a.name]))
-        for a in coded
-    }
+    transforms, prepared = prepared_attributes(arrays, config)
     for plane in extra:
         transforms[plane.name] = plane.transform
         prepared[plane.name] = forward_transform(plane.transform, plane.values.reshape(n, -1))
@@ -235,8 +241,9 @@ def code_scene(
     padding = np.flatnonzero(order >= n).astype("<u4")
 
     padding_chunk = container.add_chunk("raw", padding.tobytes()) if len(padding) else None
-    if classes is not None:
-        class_plane = classes.per_splat[source].astype(np.uint16).reshape(shape[0], shape[1], 1)
+    cell_class = None if classes is None else classes.per_splat[source].astype(np.int64)
+    if cell_class is not None:
+        class_plane = cell_class.astype(np.uint16).reshape(shape[0], shape[1], 1)
         class_coding = code_plane(class_plane, class_bits(classes.count), config.coder).add_to(container)
     entries: dict[str, dict] = {}
     context: Context = {}  # what a learned coding may read: the attributes coded before it
@@ -260,7 +267,6 @@ def code_scene(
     uncodable = sorted(set(tables) - (set(candidates) - set(distributions) - set(masks)))
     if uncodable:
         raise ValueError(f"precision classes for {', '.join(uncodable)}, which this encode does not code as a scalar plane")
-    cell_class = None if classes is None else classes.per_splat[source].astype(np.int64)
 
     def scalar(name: str) -> tuple[QuantParams, np.ndarray, PlaneCoding | RefinedCoding]:
         # cells: every splat (uncoded ones of a masked plane: none) once, padding repeats

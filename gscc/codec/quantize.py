@@ -180,14 +180,22 @@ def fit_lattice_quantizer(y: np.ndarray, bits: int) -> QuantParams:
     return QuantParams(bits, tuple(lo), tuple(step))
 
 
-def quantize(y: np.ndarray, params: QuantParams) -> np.ndarray:
-    """Integers (N, C) uint16 in [0, 2**bits) nearest to ``y`` under ``params``."""
+def quantize(y: np.ndarray, params: QuantParams, shift: np.ndarray | None = None) -> np.ndarray:
+    """Integers (N, C) uint16 in [0, 2**bits) nearest to ``y`` under ``params``. ``shift``
+    (same shape as ``y``; precision classes, gscc.codec.refinement): each value the nearest
+    multiple of ``2**shift`` instead (the largest one at most ``2**bits - 1`` at the top)."""
     lo = np.asarray(params.lo)
     step = np.asarray(params.step)
     safe = np.where(step > 0, step, 1.0)
-    q = np.floor((y - lo) / safe + 0.5)
+    top = (1 << params.bits) - 1
+    if shift is None:
+        q = np.floor((y - lo) / safe + 0.5)
+    else:
+        unit = np.ldexp(1.0, shift)
+        q = np.floor((y - lo) / safe / unit + 0.5) * unit
+        top = np.floor(top / unit) * unit
     q = np.where(step > 0, q, 0.0)
-    return np.clip(q, 0, (1 << params.bits) - 1).astype(np.uint16)
+    return np.clip(q, 0, top).astype(np.uint16)
 
 
 def dequantize(q: np.ndarray, params: QuantParams) -> np.ndarray:

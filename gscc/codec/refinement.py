@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import HeaderError, PayloadError
-from .quantize import QuantParams
 
 MAX_CLASSES = 16
 MAX_SHIFT = 8
@@ -71,18 +70,6 @@ class ShiftTable:
         if not table.refined.any():
             raise HeaderError("refinement shifts are all zero")
         return table
-
-
-def quantize_shifted(y: np.ndarray, params: QuantParams, shift: np.ndarray) -> np.ndarray:
-    """Like gscc.codec.quantize.quantize, but each value a multiple of ``2**shift`` (same
-    shape as ``y``): the nearest such level (the largest one at most ``2**bits - 1`` at the top)."""
-    lo, step = np.asarray(params.lo), np.asarray(params.step)
-    safe = np.where(step > 0, step, 1.0)
-    unit = np.ldexp(1.0, shift)
-    q = np.floor((y - lo) / safe / unit + 0.5) * unit
-    q = np.where(step > 0, q, 0.0)
-    top = np.floor(((1 << params.bits) - 1) / unit) * unit
-    return np.clip(q, 0, top).astype(np.uint16)
 
 
 def split(plane: np.ndarray, cell_class: np.ndarray, table: ShiftTable) -> tuple[np.ndarray, bytes]:

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..splats import SplatSet
-from .attributes import ATTRIBUTES, attribute_arrays
+from .attributes import attribute_arrays
 from .config import EncodeConfig
-from .quantize import fit_lattice_quantizer, forward_transform
+from .quantize import fit_lattice_quantizer
 from .refinement import Classes, ShiftTable
 from .static_contribution import VIEWS, view_cameras
 
@@ -68,17 +68,11 @@ def _inverse(transform: str, y):
 
 
 def coded_values(splats: SplatSet, config: EncodeConfig) -> dict[str, tuple[str, np.ndarray]]:
-    """Per attribute of ``splats``: its transform and (N, C) values as the encoder quantizes them."""
-    from .encoder import encoder_input
+    """Per attribute of ``splats`` with values: its transform and (N, C) values as the encoder quantizes them."""
+    from .encoder import prepared_attributes
 
-    arrays = attribute_arrays(splats)
-    out = {}
-    for attribute in ATTRIBUTES:
-        if attribute.name in arrays and arrays[attribute.name].shape[1]:
-            transform = config.transform_for(attribute.name, attribute.transform)
-            out[attribute.name] = (transform, forward_transform(
-                transform, encoder_input(attribute.name, transform, arrays[attribute.name])))
-    return out
+    transforms, prepared = prepared_attributes(attribute_arrays(splats), config)
+    return {name: (transforms[name], values) for name, values in prepared.items() if values.shape[1]}
 
 
 def sensitivities(
@@ -168,7 +162,6 @@ class ClassPlanner:
     def __post_init__(self) -> None:
         self.values = coded_values(self.splats, self.config)
         self.sensitivity = sensitivities(self.splats, self.config, self.size)
-        self.calibration = {name: 1.0 for name in self.values}  # measured / predicted extra error
 
     def costs(self, config: EncodeConfig, bits_per_value: dict[str, float] | None = None
               ) -> tuple[dict[str, ShiftTable], np.ndarray, np.ndarray]:
@@ -180,7 +173,7 @@ class ClassPlanner:
         for name, table in tables.items():
             y = self.values[name][1]
             step = np.asarray(fit_lattice_quantizer(y, config.bits_for(name)).step)
-            base = self.calibration[name] * self.sensitivity[name] * step ** 2 / 12.0  # (N, C)
+            base = self.sensitivity[name] * step ** 2 / 12.0  # (N, C)
             shifts = np.asarray(table.shifts, np.float64)  # (classes, channels)
             saved += shifts.sum(axis=1)
             extra += base @ (4.0 ** shifts - 1.0).T
